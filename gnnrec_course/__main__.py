@@ -1,0 +1,3 @@
+from gnnrec_course.cli import main
+
+raise SystemExit(main())

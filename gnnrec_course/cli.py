@@ -1,0 +1,229 @@
+"""The ``gnnrec-course`` command: a thin layer over the package.
+
+Expected failures (unknown dataset, unknown user, no data and no network, bad checksum)
+print one line on stderr and exit 1; usage errors exit 2 (argparse). With ``--json`` the
+command prints exactly one JSON object on stdout; progress bars go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from gnnrec_course.errors import CourseError
+
+PROG = "gnnrec-course"
+
+
+def _print_json(payload: dict) -> None:
+    print(json.dumps(payload, indent=2, ensure_ascii=False))
+
+
+def cmd_data_download(args: argparse.Namespace) -> int:
+    from gnnrec_course import data
+
+    name = data.check_dataset_name(args.dataset)
+    path = data.download(name, progress=not args.quiet)
+    print(f"{name} is ready in {path}")
+    return 0
+
+
+def cmd_data_info(args: argparse.Namespace) -> int:
+    from gnnrec_course import data
+
+    dataset = data.load_dataset(args.dataset)
+    info = {
+        "dataset": dataset.name,
+        "users": int(dataset.num_users),
+        "movies": int(dataset.num_movies),
+        "ratings": int(dataset.num_ratings),
+        "rating_min": _plain_number(dataset.rating_min),
+        "rating_max": _plain_number(dataset.rating_max),
+        "path": str(dataset.path),
+    }
+    if args.json:
+        _print_json(info)
+    else:
+        print(f"{info['dataset']} in {info['path']}")
+        print(f"  users   {info['users']:>9,}")
+        print(f"  movies  {info['movies']:>9,}")
+        print(f"  ratings {info['ratings']:>9,}  (scale {info['rating_min']}–{info['rating_max']})")
+    return 0
+
+
+def _plain_number(value: float) -> int | float:
+    """1.0 -> 1 and 0.5 -> 0.5, so JSON shows the scale as the data writes it."""
+    value = float(value)
+    return int(value) if value.is_integer() else value
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from gnnrec_course import data, training
+    from gnnrec_course.baselines import evaluate_baselines
+
+    dataset = data.load_dataset(args.dataset)
+    result = training.train_default(
+        dataset, split=args.split, seed=args.seed, epochs=args.epochs, progress=not args.json
+    )
+    baselines = evaluate_baselines(result.split)
+    summary = {
+        "dataset": dataset.name,
+        "split": args.split,
+        "seed": args.seed,
+        "model": result.model_name,
+        "epochs_run": int(result.epochs_run),
+        "train_seconds": round(float(result.train_seconds), 2),
+        "val_rmse": round(float(result.val_rmse), 4),
+        "test_rmse": round(float(result.test_rmse), 4),
+        "test_mae": round(float(result.test_mae), 4),
+        "baselines": {
+            name: {k: round(float(v), 4) for k, v in scores.items()}
+            for name, scores in baselines.items()
+        },
+    }
+    if args.json:
+        _print_json(summary)
+    else:
+        print(
+            f"{summary['model']} on {dataset.name} ({args.split}, seed {args.seed}): "
+            f"{summary['epochs_run']} epochs in {summary['train_seconds']:.1f} s"
+        )
+        print(f"  {'model':<14} {'test RMSE':>9} {'test MAE':>9}")
+        print(f"  {'GCN (default)':<14} {summary['test_rmse']:>9.4f} {summary['test_mae']:>9.4f}")
+        for name, scores in summary["baselines"].items():
+            print(f"  {name:<14} {scores['rmse']:>9.4f} {scores['mae']:>9.4f}")
+    return 0
+
+
+def cmd_recommend(args: argparse.Namespace) -> int:
+    from gnnrec_course import data, training
+    from gnnrec_course.recommend import Recommender, RecommendError
+
+    if args.n <= 0:
+        raise RecommendError(f"-n must be a positive number of movies, got {args.n}.")
+    dataset = data.load_dataset(args.dataset)
+    # Fail fast on an unknown user, before spending time on training.
+    from gnnrec_course.graph import build_id_maps
+
+    build_id_maps(dataset.ratings).user_node(args.user)
+    result = training.train_default(dataset, seed=args.seed, progress=not args.json)
+    recommender = Recommender.from_model(
+        result.model, result.params, result.graph, result.maps, dataset.movies, dataset.ratings
+    )
+    top = recommender.top_n(args.user, n=args.n)
+    items = [
+        {
+            "movie_id": int(row.movie_id),
+            "title": str(row.title),
+            "score": round(float(row.score), 4),
+        }
+        for row in top.itertuples(index=False)
+    ]
+    if args.json:
+        _print_json({"dataset": dataset.name, "user": args.user, "items": items})
+    else:
+        print(f"Top {len(items)} movies for user {args.user} of {dataset.name}:")
+        for rank, item in enumerate(items, start=1):
+            print(f"  {rank:>2}. {item['title']}  (predicted {item['score']:.2f})")
+    return 0
+
+
+def cmd_notebooks(args: argparse.Namespace) -> int:
+    from gnnrec_course import notebooks
+
+    if args.action == "build":
+        changed = notebooks.build()
+        for path in changed:
+            print(f"wrote {path.relative_to(notebooks.PROJECT_ROOT)}")
+        print(f"{len(changed)} notebook(s) updated" if changed else "notebooks already up to date")
+        return 0
+    stale = notebooks.check()
+    if stale:
+        names = ", ".join(str(p.relative_to(notebooks.PROJECT_ROOT)) for p in stale)
+        print(
+            f"{PROG}: notebooks out of sync with solutions/: {names}. "
+            f"Run `{PROG} notebooks build` and commit the result.",
+            file=sys.stderr,
+        )
+        return 1
+    print("notebooks/ is in sync with solutions/")
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from gnnrec_course import doctor
+
+    return doctor.run(json_output=args.json, quick=args.quick)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from gnnrec_course.data import DEFAULT_DATASET
+
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="Recommender systems with graph neural networks in JAX: a course."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def dataset_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--dataset",
+            default=DEFAULT_DATASET,
+            help="ml-100k (default), ml-latest-small or ml-1m",
+        )
+
+    data_parser = commands.add_parser("data", help="download or describe MovieLens")
+    data_commands = data_parser.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    download = data_commands.add_parser("download", help="fetch and verify a dataset")
+    dataset_option(download)
+    download.add_argument("--quiet", action="store_true", help="no progress bar")
+    download.set_defaults(func=cmd_data_download)
+    info = data_commands.add_parser("info", help="users, movies, ratings and rating scale")
+    dataset_option(info)
+    info.add_argument("--json", action="store_true", help="print one JSON object")
+    info.set_defaults(func=cmd_data_info)
+
+    train = commands.add_parser("train", help="train the default GCN and compare to baselines")
+    dataset_option(train)
+    train.add_argument("--split", default="random", help="random (default) or u1..u5 (ml-100k)")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--epochs", type=int, default=None, help="maximum epochs (default: model's)")
+    train.add_argument("--json", action="store_true", help="print one JSON object")
+    train.set_defaults(func=cmd_train)
+
+    recommend = commands.add_parser("recommend", help="top-N unseen movies for a user")
+    recommend.add_argument("--user", type=int, required=True, help="user id as in the raw data")
+    recommend.add_argument("-n", type=int, default=10, help="how many movies (default 10)")
+    dataset_option(recommend)
+    recommend.add_argument("--seed", type=int, default=0)
+    recommend.add_argument("--json", action="store_true", help="print one JSON object")
+    recommend.set_defaults(func=cmd_recommend)
+
+    nb = commands.add_parser("notebooks", help="build student notebooks from solutions/")
+    nb.add_argument("action", choices=["build", "check"])
+    nb.set_defaults(func=cmd_notebooks)
+
+    doctor = commands.add_parser("doctor", help="pre-flight check for a workshop")
+    doctor.add_argument("--json", action="store_true", help="print one JSON object")
+    doctor.add_argument("--quick", action="store_true", help="skip the timed training run")
+    doctor.set_defaults(func=cmd_doctor)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except CourseError as error:
+        message = " ".join(str(error).split())  # always one line
+        print(f"{PROG}: error: {message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

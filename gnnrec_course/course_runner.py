@@ -1,0 +1,71 @@
+"""Run the solution notebooks headless, time each one, and optionally save HTML.
+
+``make course`` uses this to measure the course's time budget (each notebook ≤ 90 s, the
+whole course ≤ 5 min on 2 CPU cores); ``make notebooks`` uses it to re-execute the
+solutions in place so that readers on GitHub see their results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+from gnnrec_course.notebooks import PROJECT_ROOT
+
+TIMEOUT_PER_CELL_S = 600
+
+
+def run_notebook(path: Path, *, inplace: bool = False) -> tuple[nbformat.NotebookNode, float]:
+    """Execute one notebook in its own folder; return the executed notebook and its seconds."""
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        nb,
+        timeout=TIMEOUT_PER_CELL_S,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    start = time.perf_counter()
+    client.execute()
+    seconds = time.perf_counter() - start
+    if inplace:
+        nbformat.write(nb, path)
+    return nb, seconds
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("notebooks", nargs="*", type=Path, help="default: solutions/*.ipynb")
+    parser.add_argument("--html", type=Path, help="write an HTML copy of each into this folder")
+    parser.add_argument("--inplace", action="store_true", help="save the executed notebooks")
+    parser.add_argument(
+        "--timings", type=Path, default=PROJECT_ROOT / "build" / "course_timings.json"
+    )
+    args = parser.parse_args(argv)
+    paths = args.notebooks or sorted((PROJECT_ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
+    timings: dict[str, float] = {}
+    for path in paths:
+        print(f"running {path.name} ...", flush=True)
+        nb, seconds = run_notebook(path, inplace=args.inplace)
+        timings[path.name] = round(seconds, 1)
+        if args.html:
+            from nbconvert import HTMLExporter
+
+            args.html.mkdir(parents=True, exist_ok=True)
+            body, _ = HTMLExporter().from_notebook_node(nb)
+            (args.html / path.with_suffix(".html").name).write_text(body, encoding="utf-8")
+    args.timings.parent.mkdir(parents=True, exist_ok=True)
+    args.timings.write_text(json.dumps(timings, indent=2) + "\n", encoding="utf-8")
+    print("\n| notebook | seconds |\n|---|---:|")
+    for name, seconds in timings.items():
+        print(f"| {name} | {seconds:.1f} |")
+    print(f"| **total** | {sum(timings.values()):.1f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,53 @@
+"""Errors a learner or instructor can cause, each with a message that says what to do.
+
+The command line prints ``str(error)`` on one line and exits 1 for any ``CourseError``;
+notebooks show the same message. Anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class CourseError(Exception):
+    """Base class for expected failures: bad names, missing data, bad downloads."""
+
+
+class UnknownDatasetError(CourseError, ValueError):
+    """A dataset name that is not one of the supported MovieLens datasets."""
+
+
+class DataNotFoundError(CourseError, FileNotFoundError):
+    """The dataset is not on disk and could not be downloaded."""
+
+
+class ChecksumError(CourseError):
+    """A download whose SHA-256 does not match the published one."""
+
+
+class UnsafeArchiveError(CourseError):
+    """A zip entry that would be written outside the target folder."""
+
+
+class MalformedDataError(CourseError, ValueError):
+    """A ratings or movies file that cannot be parsed (names the file and line)."""
+
+
+class UnknownSplitError(CourseError, ValueError):
+    """A split name that is not valid for the chosen dataset."""
+
+
+class UnknownUserError(CourseError, KeyError):
+    """A user id that is not in the dataset."""
+
+    def __str__(self) -> str:  # KeyError would wrap the message in quotes
+        return str(self.args[0]) if self.args else ""
+
+
+class UnknownMovieError(CourseError, KeyError):
+    """A movie id that is not in the dataset."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class TrainingDivergedError(CourseError, FloatingPointError):
+    """The training loss became NaN or infinite."""
