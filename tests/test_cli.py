@@ -1,0 +1,139 @@
+"""The command-line contract: JSON on stdout, one-line errors, exit codes 0 / 1 / 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gnnrec_course import data
+from gnnrec_course.cli import main
+
+
+@pytest.fixture
+def synthetic_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    data.write_synthetic(tmp_path, "ml-100k", n_users=30, n_movies=20, seed=1)
+    monkeypatch.setenv("GNNREC_DATA_DIR", str(tmp_path))
+    return tmp_path
+
+
+def test_data_info_json_is_one_object(synthetic_root: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["data", "info", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    expected = data.load_dataset("ml-100k", synthetic_root)
+    assert info == {
+        "dataset": "ml-100k",
+        "users": expected.num_users,
+        "movies": expected.num_movies,
+        "ratings": expected.num_ratings,
+        "rating_min": 1,
+        "rating_max": 5,
+        "path": str(synthetic_root / "ml-100k"),
+    }
+
+
+def test_data_info_text(synthetic_root: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["data", "info"]) == 0
+    assert "ratings" in capsys.readouterr().out
+
+
+def test_missing_data_is_one_line_exit_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    monkeypatch.setenv("GNNREC_DATA_DIR", str(tmp_path))
+    assert main(["data", "info"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1
+    for needed in (str(tmp_path), "GNNREC_DATA_DIR", "gnnrec-course data download", "https://"):
+        assert needed in lines[0]
+
+
+def test_unknown_dataset_lists_valid_names(capsys: pytest.CaptureFixture) -> None:
+    assert main(["data", "info", "--dataset", "ml-10k"]) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    for name in data.DATASETS:
+        assert name in err
+
+
+def test_download_with_bad_checksum_exits_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """A server (on 127.0.0.1) whose zip is not the published one: refused, nothing kept."""
+    import http.server
+    import shutil
+    import threading
+
+    source = tmp_path / "source"
+    data.write_synthetic(source, "ml-100k", n_users=10, n_movies=8)
+    served = tmp_path / "served"
+    served.mkdir()
+    shutil.make_archive(str(served / "ml-100k"), "zip", source, "ml-100k")
+
+    class QuietHandler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(served), **kwargs)
+
+        def log_message(self, *args) -> None:  # keep the server's log off stderr
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        target = tmp_path / "target"
+        target.mkdir()
+        monkeypatch.setenv("GNNREC_DATA_DIR", str(target))
+        monkeypatch.setenv("GNNREC_DATA_URL", f"http://127.0.0.1:{server.server_port}")
+        assert main(["data", "download", "--quiet"]) == 1
+    finally:
+        server.shutdown()
+        server.server_close()
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert data.DATASETS["ml-100k"].sha256 in err
+    assert list(target.iterdir()) == []
+
+
+def test_usage_error_exits_2(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["data", "frobnicate"])
+    assert exit_info.value.code == 2
+
+
+def test_every_subcommand_has_help(capsys: pytest.CaptureFixture) -> None:
+    for argv in (
+        [],
+        ["data"],
+        ["data", "download"],
+        ["data", "info"],
+        ["train"],
+        ["recommend"],
+        ["notebooks"],
+        ["doctor"],
+    ):
+        with pytest.raises(SystemExit) as exit_info:
+            main([*argv, "--help"])
+        assert exit_info.value.code == 0
+        assert "usage:" in capsys.readouterr().out
+
+
+def test_module_entry_point_has_no_traceback(tmp_path: Path) -> None:
+    """`python -m gnnrec_course` runs the same CLI and keeps tracebacks off expected errors."""
+    env = {"GNNREC_DATA_DIR": str(tmp_path), "PATH": ""}
+    result = subprocess.run(
+        [sys.executable, "-m", "gnnrec_course", "data", "info", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("gnnrec-course: error:")
