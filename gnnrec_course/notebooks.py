@@ -10,6 +10,7 @@ Colab badge for their own path as the first cell and a Colab setup cell as the s
 from __future__ import annotations
 
 import copy
+import json
 import re
 from importlib import metadata
 from pathlib import Path
@@ -126,7 +127,9 @@ def stub_source(source: str) -> str:
             inside = True
             indent = line[: len(line) - len(line.lstrip())]
             out.append(f"{indent}# YOUR CODE HERE")
-            out.append(f"{indent}raise NotImplementedError({message!r})")
+            out.append(
+                f"{indent}raise NotImplementedError({json.dumps(message, ensure_ascii=False)})"
+            )
         elif stripped.startswith(END_MARKER):
             if not inside:
                 raise ValueError(f"{END_MARKER!r} without {BEGIN_MARKER!r} in cell:\n{source}")

@@ -1,0 +1,270 @@
+"""Self-checks for notebook 02: recommendation as link prediction on the rating graph.
+
+Each check runs the learner's function on a small hand-made case and returns the function the
+rest of the notebook should use (see :func:`gnnrec_course.checks.common.run_check`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from gnnrec_course.checks.common import run_check
+from gnnrec_course.reference import recsys_data as ref
+
+__all__ = ["check_bias_baseline_predict", "check_bipartite_edges", "check_sparsity"]
+
+
+# --- Exercise 2.1: sparsity --------------------------------------------------------------------
+
+# 5 ratings of 3 users on 3 movies, but the dataset has 4 users and 4 movies: user 4 and
+# movie 40 have no rating in this table.
+_SMALL_RATINGS = pd.DataFrame(
+    {
+        "user_id": [1, 1, 2, 3, 3],
+        "movie_id": [10, 20, 10, 20, 30],
+        "rating": [5.0, 3.0, 4.0, 1.0, 2.0],
+    }
+)
+
+
+def _as_float(out: object, what: str) -> float:
+    assert out is not None, f"{what} returned None: did you forget the `return`?"
+    try:
+        return float(np.asarray(out))
+    except (TypeError, ValueError) as error:
+        raise AssertionError(f"{what} should return one number, got {out!r}.") from error
+
+
+def _test_sparsity(fn: Callable) -> None:
+    cases = [(_SMALL_RATINGS, 4, 4), (_SMALL_RATINGS.iloc[:2], 1, 2)]
+    for ratings, n_users, n_movies in cases:
+        expected = ref.sparsity(ratings, n_users, n_movies)
+        out = _as_float(fn(ratings.copy(), n_users, n_movies), "sparsity(...)")
+        if np.isclose(out, expected, atol=1e-9):
+            continue
+        pairs = n_users * n_movies
+        msg = (
+            f"with {len(ratings)} ratings, {n_users} users and {n_movies} movies "
+            f"({pairs} possible pairs) expected {expected:.4f}, got {out:.4f}. "
+        )
+        seen = ratings["user_id"].nunique() * ratings["movie_id"].nunique()
+        if np.isclose(out, 1.0 - expected):
+            msg += (
+                "That is the density (the fraction of pairs WITH a rating); sparsity is the "
+                "fraction WITHOUT one: 1 - density."
+            )
+        elif np.isclose(out, 100.0 * expected):
+            msg += "Return a fraction between 0 and 1, not a percentage."
+        elif np.isclose(out, 1.0 - len(ratings) / seen):
+            msg += (
+                "Use the n_users and n_movies you are given: some users or movies may have no "
+                "rating in this table, and they count too."
+            )
+        else:
+            msg += "Sparsity = 1 - (number of ratings) / (n_users * n_movies)."
+        raise AssertionError(msg)
+
+
+def check_sparsity(fn: Callable) -> Callable:
+    """Check Exercise 2.1 ``sparsity(ratings, n_users, n_movies) -> float``."""
+    return run_check(
+        "2.1",
+        fn,
+        ref.sparsity,
+        _test_sparsity,
+        "sparsity(...) is the fraction of (user, movie) pairs nobody has rated.",
+    )
+
+
+# --- Exercise 2.2: bipartite edges -------------------------------------------------------------
+
+# 3 users (nodes 0..2) and 3 movies (nodes 3..5); user 0 rated movies 3 and 4, and so on.
+_USERS = np.array([0, 0, 1, 2], dtype=np.int32)
+_MOVIES = np.array([3, 4, 4, 5], dtype=np.int32)
+
+
+def _as_int_array(x: object, what: str) -> np.ndarray:
+    arr = np.asarray(x)
+    if arr.ndim != 1:
+        raise AssertionError(f"{what} should be a 1-D array of node ids, got shape {arr.shape}.")
+    if not np.issubdtype(arr.dtype, np.integer):
+        raise AssertionError(
+            f"{what} has dtype {arr.dtype}; node ids are integers (use int32): they index "
+            f"the node arrays."
+        )
+    return arr
+
+
+def _test_bipartite_edges(fn: Callable) -> None:
+    out = fn(_USERS.copy(), _MOVIES.copy())
+    assert out is not None, "bipartite_edges(...) returned None: did you forget the `return`?"
+    if not (isinstance(out, tuple | list) and len(out) == 2):
+        raise AssertionError(
+            f"bipartite_edges(...) should return a pair (senders, receivers), got {type(out)}."
+        )
+    senders = _as_int_array(out[0], "senders")
+    receivers = _as_int_array(out[1], "receivers")
+    exp_s, exp_r = ref.bipartite_edges(_USERS, _MOVIES)
+    e = len(_USERS)
+    where = "users [0, 0, 1, 2] and movies [3, 4, 4, 5]"
+    if len(senders) != len(receivers):
+        raise AssertionError(
+            f"senders has {len(senders)} entries and receivers {len(receivers)}: edge k goes "
+            f"from senders[k] to receivers[k], so they must have the same length."
+        )
+    if len(senders) == e:
+        raise AssertionError(
+            f"for {where} you returned {e} edges, one per rating. Add each rating in BOTH "
+            f"directions (2E = {2 * e} edges): with user→movie edges only, users never receive "
+            f"a message and learn nothing from the movies they rated."
+        )
+    if len(senders) != 2 * e:
+        raise AssertionError(
+            f"for {where} expected 2E = {2 * e} edges (each rating in both directions), got "
+            f"{len(senders)}."
+        )
+    if np.any(senders == receivers):
+        raise AssertionError(
+            "some edges go from a node to itself: pair each user with the movie they rated "
+            "(senders = users then movies, receivers = movies then users)."
+        )
+    got_pairs = list(zip(senders.tolist(), receivers.tolist(), strict=True))
+    exp_pairs = list(zip(exp_s.tolist(), exp_r.tolist(), strict=True))
+    if got_pairs == exp_pairs:
+        return
+    if Counter(got_pairs) == Counter(exp_pairs):
+        raise AssertionError(
+            f"the edges are right but in another order. Put the E user→movie edges first and "
+            f"then the E movie→user edges, each in the order of the ratings: expected "
+            f"senders {exp_s.tolist()} and receivers {exp_r.tolist()}."
+        )
+    raise AssertionError(
+        f"for {where} expected senders {exp_s.tolist()} and receivers {exp_r.tolist()}, "
+        f"got {senders.tolist()} and {receivers.tolist()}. Hint: "
+        f"np.concatenate([users, movies]) and np.concatenate([movies, users])."
+    )
+
+
+def check_bipartite_edges(fn: Callable) -> Callable:
+    """Check Exercise 2.2 ``bipartite_edges(users, movies) -> (senders, receivers)``."""
+    return run_check(
+        "2.2",
+        fn,
+        ref.bipartite_edges,
+        _test_bipartite_edges,
+        "every rating is now two directed edges, user→movie and movie→user.",
+    )
+
+
+# --- Exercise 2.3: bias baseline ---------------------------------------------------------------
+
+# Train: 3 users, 3 movies. Test: a known pair, an unknown user (9) and an unknown movie (99).
+# The test table also holds ratings, like a real test split: they must not be used.
+_BIAS_TRAIN = pd.DataFrame(
+    {
+        "user_id": [1, 1, 1, 2, 2, 3],
+        "movie_id": [10, 20, 30, 10, 20, 10],
+        "rating": [5.0, 4.0, 3.0, 4.0, 2.0, 5.0],
+    }
+)
+_BIAS_TEST = pd.DataFrame(
+    {
+        "user_id": [3, 2, 9, 1],
+        "movie_id": [20, 30, 10, 99],
+        "rating": [1.0, 1.0, 1.0, 1.0],
+    }
+)
+
+
+def _variant(reg: float, *, mu: float | None = None, user_from_residual: bool = True) -> np.ndarray:
+    """The bias baseline on the test case, with one common mistake switched on.
+
+    ``mu``: use this global mean instead of the train mean (e.g. one that includes the test
+    ratings). ``user_from_residual=False``: user biases from ``r - mu``, not ``r - mu - b_m``.
+    """
+    mu = float(_BIAS_TRAIN["rating"].mean()) if mu is None else mu
+    dev = _BIAS_TRAIN["rating"] - mu
+    g_m = dev.groupby(_BIAS_TRAIN["movie_id"])
+    b_m = g_m.sum() / (g_m.count() + reg)
+    if user_from_residual:
+        dev = dev - _BIAS_TRAIN["movie_id"].map(b_m)
+    g_u = dev.groupby(_BIAS_TRAIN["user_id"])
+    b_u = g_u.sum() / (g_u.count() + reg)
+    return (
+        mu
+        + _BIAS_TEST["user_id"].map(b_u).fillna(0.0).to_numpy()
+        + _BIAS_TEST["movie_id"].map(b_m).fillna(0.0).to_numpy()
+    )
+
+
+def _test_bias_baseline_predict(fn: Callable) -> None:
+    for reg in (0.0, 2.0):
+        expected = ref.bias_baseline_predict(_BIAS_TRAIN, _BIAS_TEST, reg)
+        raw = fn(_BIAS_TRAIN.copy(), _BIAS_TEST.copy(), reg)
+        assert raw is not None, (
+            "bias_baseline_predict(...) returned None: did you forget the `return`?"
+        )
+        try:
+            out = np.asarray(raw, dtype=np.float64).reshape(-1)
+        except (TypeError, ValueError) as error:
+            raise AssertionError(
+                f"bias_baseline_predict(...) should return an array of numbers, got {raw!r}."
+            ) from error
+        if out.shape != expected.shape:
+            raise AssertionError(
+                f"with 4 test rows expected 4 predictions (one per row of test, in order), "
+                f"got shape {out.shape}."
+            )
+        if np.isnan(out).any():
+            raise AssertionError(
+                "some predictions are NaN: a user or movie that is not in train has no bias. "
+                "Give it bias 0, e.g. test['user_id'].map(user_bias).fillna(0.0)."
+            )
+        if np.allclose(out, expected, atol=1e-4):
+            continue
+        msg = (
+            f"with reg={reg:g}, expected {np.round(expected, 4).tolist()}, "
+            f"got {np.round(out, 4).tolist()}. "
+        )
+        mu = _BIAS_TRAIN["rating"].mean()
+        leaky_mu = pd.concat([_BIAS_TRAIN, _BIAS_TEST])["rating"].mean()
+        if np.allclose(out, mu):
+            msg += "Every prediction is the global mean: add the user and movie biases."
+        elif np.allclose(out, _variant(reg, mu=leaky_mu), atol=1e-4):
+            msg += (
+                "Your global mean includes the test ratings: compute mu, and everything "
+                "else, from train only. The test ratings are what we try to predict."
+            )
+        elif np.allclose(out, _variant(reg, user_from_residual=False), atol=1e-4):
+            msg += (
+                "The user bias should use what the movie bias leaves unexplained: average "
+                "r - mu - b_m over the user's ratings, not r - mu."
+            )
+        elif reg > 0 and np.allclose(
+            out, ref.bias_baseline_predict(_BIAS_TRAIN, _BIAS_TEST, 0.0), atol=1e-4
+        ):
+            msg += (
+                "reg has no effect: divide each sum by (reg + number of ratings), not by the "
+                "number of ratings alone."
+            )
+        else:
+            msg += (
+                "Steps: mu = train mean; b_m = sum(r - mu) / (reg + n_m) per movie; "
+                "b_u = sum(r - mu - b_m) / (reg + n_u) per user; predict mu + b_u + b_m."
+            )
+        raise AssertionError(msg)
+
+
+def check_bias_baseline_predict(fn: Callable) -> Callable:
+    """Check Exercise 2.3 ``bias_baseline_predict(train, test, reg) -> [T]``."""
+    return run_check(
+        "2.3",
+        fn,
+        ref.bias_baseline_predict,
+        _test_bias_baseline_predict,
+        "mu + user bias + movie bias, learned from train only, with shrinkage reg.",
+    )
