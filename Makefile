@@ -27,18 +27,18 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab --ServerApp.root_dir=$(CURDIR) --LabApp.default_url=/lab/tree/notebooks
 
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest tests -q
-	$(BIN)/python -m pytest --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg notebooks/ solutions/ -q
+	$(BIN)/python -m pytest --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg notebooks/ solutions/ -q
 
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest tests -q
 
 test-notebooks: $(STAMP)
-	$(BIN)/python -m pytest --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg notebooks/ solutions/ -q
+	$(BIN)/python -m pytest --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg notebooks/ solutions/ -q
 
 course: $(STAMP)
 	$(BIN)/python -m gnnrec_course.course_runner --html build/
