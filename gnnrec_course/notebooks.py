@@ -149,6 +149,7 @@ def is_exercise(cell: nbformat.NotebookNode) -> bool:
 def student_notebook(solution: nbformat.NotebookNode, relative_path: str) -> nbformat.NotebookNode:
     """The student copy of a solution notebook: stubs, no outputs, its own badge."""
     nb = with_header_cells(solution, relative_path)
+    nb.metadata.pop("widgets", None)  # progress-bar state from the executed solution
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue

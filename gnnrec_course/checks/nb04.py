@@ -1,0 +1,397 @@
+"""Self-checks for notebook 04: the masked loss, the jitted train step and early stopping.
+
+Each check runs the learner's function on a small hand-made case and returns the function the
+rest of the notebook should use (see :func:`gnnrec_course.checks.common.run_check`).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import jraph
+import numpy as np
+import optax
+from flax import errors as flax_errors
+from flax.training.train_state import TrainState
+
+from gnnrec_course.checks.common import run_check
+from gnnrec_course.reference import training_steps as ref
+
+__all__ = ["check_masked_mse", "check_should_stop", "check_train_step"]
+
+
+def _scalar(out: object, what: str) -> float:
+    """The learner's result as a Python float, with a hint when it is not one number."""
+    assert out is not None, f"{what} returned None: did you forget the `return`?"
+    try:
+        arr = np.asarray(out, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise AssertionError(f"{what} should return one number, got {out!r}.") from error
+    if arr.shape != ():
+        raise AssertionError(
+            f"{what} returned an array of shape {arr.shape}; a loss is one number (shape ()). "
+            f"Sum over the pairs and divide (or take a mean)."
+        )
+    return float(arr)
+
+
+# --- Exercise 4.1 -------------------------------------------------------------------------
+
+_PRED = np.array([3.0, 4.5, 2.0, 5.0, 1.0, 3.5, 4.0, 2.5], dtype=np.float32)
+_TARGET = np.array([4.0, 4.0, 4.0, 4.0, 1.0, 3.0, 5.0, 5.0], dtype=np.float32)
+_MASKS = [
+    np.array([1, 0, 1, 0, 0, 1, 0, 0], dtype=bool),  # 3 of 8
+    np.array([1, 1, 1, 1, 1, 1, 1, 1], dtype=bool),  # all
+    np.array([0, 0, 0, 0, 0, 0, 0, 1], dtype=bool),  # 1 of 8
+]
+
+
+def _test_masked_mse(fn: Callable) -> None:
+    n = len(_PRED)
+    for mask in _MASKS:
+        m = mask.astype(np.float64)
+        d = _PRED.astype(np.float64) - _TARGET
+        expected = float(np.sum(m * d**2) / m.sum())
+        k = int(mask.sum())
+        out = _scalar(
+            fn(jnp.asarray(_PRED), jnp.asarray(_TARGET), jnp.asarray(mask)), "masked_mse(...)"
+        )
+        if np.isclose(out, expected, atol=1e-5):
+            continue
+        candidates = [
+            (
+                np.sum(m * d**2) / n,
+                f"with {k} of {n} pairs in the mask you divided by all {n} pairs. Divide by the "
+                f"number of masked pairs, mask.sum(): otherwise the loss shrinks as the mask "
+                f"gets sparser.",
+            ),
+            (
+                np.mean(d**2),
+                "the mask is ignored: every pair counts. Multiply the squared errors by the "
+                "mask before summing, and divide by mask.sum().",
+            ),
+            (
+                np.sum(m * np.abs(d)) / m.sum(),
+                "this is the mean absolute error (L1); square the errors: (pred - target) ** 2.",
+            ),
+            (
+                np.sqrt(expected),
+                "this is the root of the mean squared error (RMSE); the loss is the MSE itself, "
+                "without the square root.",
+            ),
+            (
+                np.sum(m * d**2),
+                "this is the sum of the masked squared errors; divide it by mask.sum().",
+            ),
+        ]
+        if m.sum() < n:
+            candidates.append(
+                (
+                    np.sum((1 - m) * d**2) / (n - m.sum()),
+                    "you averaged over the pairs *outside* the mask; mask == True marks the "
+                    "pairs that count.",
+                )
+            )
+        for wrong, hint in candidates:
+            if np.isclose(out, wrong, atol=1e-5):
+                raise AssertionError(hint)
+        raise AssertionError(
+            f"with pred={_PRED.tolist()}, target={_TARGET.tolist()} and mask="
+            f"{mask.astype(int).tolist()} expected {expected:.4f}, got {out:.4f}. Hint: "
+            f"jnp.sum(mask * (pred - target) ** 2) / jnp.sum(mask)."
+        )
+    try:
+        jitted = _scalar(
+            jax.jit(fn)(jnp.asarray(_PRED), jnp.asarray(_TARGET), jnp.asarray(_MASKS[0])),
+            "jax.jit(masked_mse)(...)",
+        )
+    except (NotImplementedError, AssertionError):
+        raise
+    except Exception as error:  # noqa: BLE001 - any tracing error gets the same hint
+        raise AssertionError(
+            f"masked_mse fails inside jax.jit ({type(error).__name__}). Boolean indexing such "
+            f"as pred[mask] needs to know the number of selected pairs, which jit does not; "
+            f"multiply by the mask instead: jnp.sum(mask * (pred - target) ** 2) / "
+            f"jnp.sum(mask)."
+        ) from None
+    expected0 = float(ref.masked_mse(_PRED, _TARGET, _MASKS[0]))
+    if not np.isclose(jitted, expected0, atol=1e-5):
+        raise AssertionError(
+            f"under jax.jit masked_mse gives {jitted:.4f} instead of {expected0:.4f}."
+        )
+    empty = np.zeros(len(_PRED), dtype=bool)
+    out = fn(jnp.asarray(_PRED), jnp.asarray(_TARGET), jnp.asarray(empty))
+    value = _scalar(out, "masked_mse(...) with an empty mask")
+    if not np.isfinite(value) or value != 0.0:
+        raise AssertionError(
+            f"with an empty mask (no pair counts) masked_mse returns {value}; return 0 there, "
+            f"e.g. divide by jnp.maximum(jnp.sum(mask), 1) so there is no 0 / 0."
+        )
+
+
+def check_masked_mse(fn: Callable) -> Callable:
+    """Check Exercise 4.1 ``masked_mse(pred, target, mask) -> scalar``."""
+    return run_check(
+        "4.1",
+        fn,
+        ref.masked_mse,
+        _test_masked_mse,
+        "the loss averages over the masked pairs only, so it does not depend on how sparse "
+        "the mask is, and it works inside jax.jit.",
+    )
+
+
+# --- Exercise 4.2 -------------------------------------------------------------------------
+
+
+class _TinyRecommender(nn.Module):
+    """Embeddings -> one GCN propagation -> dot product + global bias, for the check."""
+
+    num_nodes: int
+    dim: int = 3
+
+    @nn.compact
+    def __call__(self, graph, users, movies, train: bool = False):
+        ids = jnp.asarray(graph.nodes)[:, 0]
+        x = nn.Embed(self.num_nodes, self.dim)(ids)  # [N, dim]
+        conv = jraph.GraphConvolution(
+            update_node_fn=lambda h: h, add_self_edges=True, symmetric_normalization=True
+        )
+        z = conv(graph._replace(nodes=x)).nodes  # [N, dim]
+        bias = self.param("bias", nn.initializers.constant(3.0), ())
+        return bias + jnp.sum(z[users] * z[movies], axis=-1)  # [B]
+
+
+@functools.cache
+def _tiny_problem() -> tuple[TrainState, jraph.GraphsTuple, np.ndarray, np.ndarray, np.ndarray]:
+    """A 4-user, 3-movie graph with 7 ratings and a fresh SGD ``TrainState``."""
+    users = np.array([0, 0, 1, 1, 2, 3, 3], dtype=np.int32)
+    movies = np.array([4, 5, 4, 6, 5, 5, 6], dtype=np.int32)
+    ratings = np.array([5.0, 1.0, 4.0, 2.0, 1.0, 2.0, 5.0], dtype=np.float32)
+    n = 7
+    graph = jraph.GraphsTuple(
+        nodes=np.arange(n, dtype=np.int32)[:, None],
+        edges=None,
+        senders=np.concatenate([users, movies]),
+        receivers=np.concatenate([movies, users]),
+        n_node=np.array([n], dtype=np.int32),
+        n_edge=np.array([2 * len(users)], dtype=np.int32),
+        globals=None,
+    )
+    model = _TinyRecommender(num_nodes=n)
+    params = jax.jit(model.init)(jax.random.key(0), graph, users, movies)["params"]
+    state = TrainState.create(apply_fn=model.apply, params=params, tx=optax.sgd(0.05))
+    return state, graph, users, movies, ratings
+
+
+_reference_step = jax.jit(ref.train_step)
+
+
+def _max_diff(a, b) -> float:
+    leaves = jax.tree_util.tree_leaves(
+        jax.tree_util.tree_map(lambda x, y: jnp.max(jnp.abs(x - y)), a, b)
+    )
+    return float(max(leaves))
+
+
+def _test_train_step(fn: Callable) -> None:
+    state, graph, users, movies, ratings = _tiny_problem()
+    step = jax.jit(fn)
+    try:
+        out = step(state, graph, users, movies, ratings)
+    except (NotImplementedError, AssertionError):
+        raise
+    except flax_errors.FlaxError as error:
+        raise AssertionError(
+            f"flax could not run the model ({type(error).__name__}). state.params holds the "
+            f"parameters only; pass them to the model as a variables dict: "
+            f"state.apply_fn({{'params': params}}, graph, users, movies)."
+        ) from None
+    except Exception as error:  # noqa: BLE001 - any tracing error gets the same hint
+        raise AssertionError(
+            f"train_step fails inside jax.jit ({type(error).__name__}: "
+            f"{str(error).splitlines()[0][:120]}). Inside jit the arrays are tracers: no "
+            f"float(...), .item() or Python `if` on their values; return the loss as an array."
+        ) from None
+    assert out is not None, "train_step returned None: return (new_state, loss)."
+    if not (isinstance(out, tuple) and len(out) == 2):
+        raise AssertionError(
+            f"train_step should return a pair (new_state, loss); got {type(out).__name__}."
+        )
+    new_state, loss = out
+    if isinstance(loss, TrainState) and not isinstance(new_state, TrainState):
+        raise AssertionError("the pair is the wrong way round: return (new_state, loss).")
+    if not isinstance(new_state, TrainState):
+        raise AssertionError(
+            f"the first thing returned should be the new TrainState, got "
+            f"{type(new_state).__name__}. state.apply_gradients(grads=grads) makes it."
+        )
+    value = _scalar(loss, "the loss train_step returned")
+
+    def mse_pred(params) -> np.ndarray:
+        return np.asarray(state.apply_fn({"params": params}, graph, users, movies), np.float64)
+
+    def mse(params) -> float:
+        return float(np.mean((mse_pred(params) - ratings) ** 2))
+
+    ref_state, ref_loss = _reference_step(state, graph, users, movies, ratings)
+    before = float(ref_loss)  # the MSE with state.params
+    if not np.isclose(value, before, rtol=1e-4, atol=1e-5):
+        pred0 = mse_pred(state.params)
+        if np.isclose(value, float(np.mean(np.abs(pred0 - ratings))), rtol=1e-4):
+            raise AssertionError(
+                "the loss is the mean absolute error (L1); use the mean squared error "
+                "jnp.mean((pred - ratings) ** 2)."
+            )
+        if np.isclose(value, np.sqrt(before), rtol=1e-4):
+            raise AssertionError("the loss is the RMSE; return the MSE (no square root).")
+        if np.isclose(value, mse(new_state.params), rtol=1e-4, atol=1e-5):
+            raise AssertionError(
+                "the loss returned is the one *after* the update. Return the loss that "
+                "jax.value_and_grad computed with state.params, before apply_gradients."
+            )
+        raise AssertionError(
+            f"on a 7-rating test graph the mean squared error with state.params is "
+            f"{before:.4f}, but train_step returned {value:.4f}. Compute "
+            f"pred = state.apply_fn({{'params': params}}, graph, users, movies) inside loss_fn."
+        )
+    moved = _max_diff(new_state.params, state.params)
+    if moved == 0.0:
+        raise AssertionError(
+            "the parameters did not change. Compute the gradients with "
+            "jax.value_and_grad(loss_fn)(state.params) and return "
+            "state.apply_gradients(grads=grads)."
+        )
+    if int(new_state.step) != int(state.step) + 1:
+        raise AssertionError(
+            f"state.step went from {int(state.step)} to {int(new_state.step)}. Update the "
+            f"parameters with state.apply_gradients(grads=grads): it runs the optimiser, keeps "
+            f"its state (Adam's moments) and counts the step."
+        )
+    if _max_diff(new_state.params, ref_state.params) > 1e-5:
+        mirrored = jax.tree_util.tree_map(lambda p, r: 2 * p - r, state.params, ref_state.params)
+        if _max_diff(new_state.params, mirrored) < 1e-5:
+            raise AssertionError(
+                "the parameters moved *up* the gradient: the loss will grow. Pass the "
+                "gradients themselves to state.apply_gradients; the optimiser subtracts them."
+            )
+        raise AssertionError(
+            "the update differs from one optimiser step on the gradient of the MSE with "
+            "respect to state.params. Use loss, grads = jax.value_and_grad(loss_fn)(state.params)."
+        )
+    losses = []
+    for _ in range(15):
+        state, loss = step(state, graph, users, movies, ratings)
+        losses.append(float(loss))
+    if not losses[-1] < losses[0]:
+        raise AssertionError(
+            f"over 15 steps the loss went from {losses[0]:.3f} to {losses[-1]:.3f}; it "
+            f"should go down."
+        )
+
+
+def check_train_step(fn: Callable) -> Callable:
+    """Check Exercise 4.2 ``train_step(state, graph, users, movies, ratings)``."""
+    return run_check(
+        "4.2",
+        fn,
+        ref.train_step,
+        _test_train_step,
+        "train_step runs under jax.jit, returns the loss before the update, advances the "
+        "optimiser by one step, and the loss goes down on a tiny graph.",
+    )
+
+
+# --- Exercise 4.3 -------------------------------------------------------------------------
+
+# (history, patience, expected answer, hint when the answer is wrong)
+_STOP_CASES = [
+    (
+        [],
+        3,
+        False,
+        "with no epoch run yet there is nothing to stop: return False for an empty history.",
+    ),
+    (
+        [1.0, 0.9, 0.8],
+        1,
+        False,
+        "the validation error improves at every epoch ([1.0, 0.9, 0.8]) so training must go "
+        "on. Lower is better for an error: the best epoch is the one with the *smallest* value "
+        "(np.argmin).",
+    ),
+    (
+        [1.0, 0.9, 0.95],
+        1,
+        True,
+        "with patience 1, [1.0, 0.9, 0.95] should stop: the best value (0.9, epoch 2) is 1 "
+        "epoch old. Stop when epochs since the best >= patience (not >).",
+    ),
+    (
+        [1.0, 0.9, 0.95, 0.94],
+        2,
+        True,
+        "with patience 2, [1.0, 0.9, 0.95, 0.94] should stop: 0.94 is better than the epoch "
+        "before it, but not better than the best so far (0.9). Compare with the best value, "
+        "not with the previous epoch.",
+    ),
+    (
+        [1.0, 0.9, 0.9, 0.9],
+        2,
+        True,
+        "with patience 2, [1.0, 0.9, 0.9, 0.9] should stop: a value equal to the best is not "
+        "an improvement. The best epoch is the *first* one with the smallest value "
+        "(np.argmin returns the first).",
+    ),
+    (
+        [0.9, 0.95, 0.85],
+        2,
+        False,
+        "with patience 2, [0.9, 0.95, 0.85] must go on: the last epoch is a new best.",
+    ),
+    (
+        [1.0, 0.9],
+        3,
+        False,
+        "with patience 3 and only 2 epochs run, training must go on.",
+    ),
+    (
+        [1.2, 1.1, 1.0, 1.05, 1.07, 1.06],
+        3,
+        True,
+        "with patience 3, [1.2, 1.1, 1.0, 1.05, 1.07, 1.06] should stop: the best (1.0) is "
+        "3 epochs old.",
+    ),
+]
+
+
+def _test_should_stop(fn: Callable) -> None:
+    for history, patience, expected, hint in _STOP_CASES:
+        for container in (list, np.asarray):
+            try:
+                out = fn(container(history), patience)
+            except (NotImplementedError, AssertionError):
+                raise
+            except (ValueError, IndexError) as error:
+                raise AssertionError(
+                    f"should_stop({history}, patience={patience}) raised "
+                    f"{type(error).__name__}: {error}. Hint: {hint}"
+                ) from None
+            assert out is not None, "should_stop returned None: return True or False."
+            if bool(out) != expected:
+                raise AssertionError(hint)
+
+
+def check_should_stop(fn: Callable) -> Callable:
+    """Check Exercise 4.3 ``should_stop(val_history, patience) -> bool``."""
+    return run_check(
+        "4.3",
+        fn,
+        ref.should_stop,
+        _test_should_stop,
+        "training stops once the best validation error is `patience` epochs old, and not before.",
+    )
