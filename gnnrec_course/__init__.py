@@ -1,2 +1,3 @@
 """gnnrec_course: helpers for the GNN recommender course."""
+
 __version__ = "0.1.0"

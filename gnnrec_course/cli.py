@@ -107,7 +107,7 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     # Fail fast on an unknown user, before spending time on training.
     from gnnrec_course.graph import build_id_maps
 
-    build_id_maps(dataset.ratings).user_node(args.user)
+    build_id_maps(dataset.ratings, name=dataset.name).user_node(args.user)
     result = training.train_default(dataset, seed=args.seed, progress=not args.json)
     recommender = Recommender.from_model(
         result.model, result.params, result.graph, result.maps, dataset.movies, dataset.ratings

@@ -266,13 +266,18 @@ def time_training(epochs: int = TIMING_EPOCHS, root: str | Path | None = None) -
 
     dataset = data.load_dataset(REQUIRED_DATASET, root)
     split = graph.load_split(dataset, "random", seed=0, root=root)
-    maps = graph.build_id_maps(dataset.ratings)
+    maps = graph.build_id_maps(dataset.ratings, name=dataset.name)
     train_graph = training.as_device_graph(graph.build_graph(split.train, maps))
     train_edges = graph.rating_edges(split.train, maps)
     val_edges = graph.rating_edges(split.val, maps)
     hparams = training.DEFAULT_HPARAMS["fit"]
     model = training.build_model(
-        "default", maps.num_nodes, dataset.rating_min, dataset.rating_max, split.train
+        "default",
+        maps.num_nodes,
+        dataset.rating_min,
+        dataset.rating_max,
+        split.train,
+        num_users=maps.num_users,
     )
     state = training.create_train_state(
         model,
