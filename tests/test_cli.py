@@ -137,3 +137,38 @@ def test_module_entry_point_has_no_traceback(tmp_path: Path) -> None:
     assert result.stdout == ""
     assert "Traceback" not in result.stderr
     assert result.stderr.startswith("gnnrec-course: error:")
+
+
+def test_train_json_shape(synthetic_root: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["train", "--epochs", "3", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert set(summary) == {
+        "dataset", "split", "seed", "model", "epochs_run", "train_seconds",
+        "val_rmse", "test_rmse", "test_mae", "baselines",
+    }  # fmt: skip
+    assert summary["epochs_run"] == 3
+    assert set(summary["baselines"]) == {"global_mean", "bias", "mf"}
+    for scores in summary["baselines"].values():
+        assert set(scores) == {"rmse", "mae"}
+
+
+def test_recommend_returns_unseen_movies(
+    synthetic_root: Path, capsys: pytest.CaptureFixture
+) -> None:
+    ratings = data.load_ratings("ml-100k", synthetic_root)
+    user = int(ratings.user_id.iloc[0])
+    assert main(["recommend", "--user", str(user), "-n", "5", "--json"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    ids = [item["movie_id"] for item in answer["items"]]
+    assert answer["user"] == user and len(ids) == 5 and len(set(ids)) == 5
+    assert not set(ids) & set(ratings.movie_id[ratings.user_id == user])
+    assert all(item["title"] for item in answer["items"])
+
+
+@pytest.mark.parametrize("argv", [["--user", "99999"], ["--user", "1", "-n", "0"]])
+def test_recommend_bad_input_is_one_line(
+    synthetic_root: Path, capsys: pytest.CaptureFixture, argv: list[str]
+) -> None:
+    assert main(["recommend", *argv]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and len(captured.err.strip().splitlines()) == 1
