@@ -135,7 +135,7 @@ done
 if [ ${#RUN[@]} -gt 0 ]; then
     echo "== notebooks with nbval: ${RUN[*]}"
     if ! "$BIN/python" -m pytest --nbval-lax --nbval-current-env \
-        --sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider -p no:randomly -q "${RUN[@]}"; then
+        --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider -p no:randomly -q "${RUN[@]}"; then
         FAILED+=("notebooks")
     fi
 fi
