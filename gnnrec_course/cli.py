@@ -68,20 +68,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         dataset, split=args.split, seed=args.seed, epochs=args.epochs, progress=not args.json
     )
     baselines = evaluate_baselines(result.split)
-    summary = {
-        "dataset": dataset.name,
-        "split": args.split,
-        "seed": args.seed,
-        "model": result.model_name,
-        "epochs_run": int(result.epochs_run),
-        "train_seconds": round(float(result.train_seconds), 2),
-        "val_rmse": round(float(result.val_rmse), 4),
-        "test_rmse": round(float(result.test_rmse), 4),
-        "test_mae": round(float(result.test_mae), 4),
-        "baselines": {
-            name: {k: round(float(v), 4) for k, v in scores.items()}
-            for name, scores in baselines.items()
-        },
+    summary = result.summary()
+    summary["baselines"] = {
+        name: {k: round(float(v), 4) for k, v in scores.items()}
+        for name, scores in baselines.items()
     }
     if args.json:
         _print_json(summary)

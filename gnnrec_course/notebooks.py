@@ -195,23 +195,28 @@ def planned_files(root: Path = PROJECT_ROOT) -> dict[Path, str]:
     return files
 
 
+def _differing(planned: dict[Path, str]) -> list[Path]:
+    """The planned files that are missing or hold other text."""
+    return [
+        path
+        for path, text in planned.items()
+        if not path.is_file() or path.read_text(encoding="utf-8") != text
+    ]
+
+
 def build(root: Path = PROJECT_ROOT) -> list[Path]:
     """Write the student notebooks (and solution headers); return the files that changed."""
-    changed = []
-    for path, text in planned_files(root).items():
-        if not path.is_file() or path.read_text(encoding="utf-8") != text:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
-            changed.append(path)
+    planned = planned_files(root)
+    changed = _differing(planned)
+    for path in changed:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(planned[path], encoding="utf-8")
     return changed
 
 
 def check(root: Path = PROJECT_ROOT) -> list[Path]:
     """The notebook files that differ from what ``build`` would write (empty when in sync)."""
-    stale = []
-    for path, text in planned_files(root).items():
-        if not path.is_file() or path.read_text(encoding="utf-8") != text:
-            stale.append(path)
+    stale = _differing(planned_files(root))
     extra = {p.name for p in (root / "notebooks").glob("*.ipynb")} - {
         p.name for p in (root / "solutions").glob("*.ipynb")
     }
