@@ -50,6 +50,13 @@ def _same(out: np.ndarray, other: np.ndarray) -> bool:
     return out.shape == other.shape and bool(np.allclose(out, other, atol=1e-5))
 
 
+def _raise_known_mistake(out: np.ndarray, candidates: list[tuple[np.ndarray, str]]) -> None:
+    """Raise the hint of the first known wrong answer that ``out`` matches."""
+    for wrong, hint in candidates:
+        if _same(out, wrong):
+            raise AssertionError(hint)
+
+
 # --- Exercise 3.1 -------------------------------------------------------------------------
 
 
@@ -103,9 +110,7 @@ def _test_symmetric_norm_weights(fn: Callable) -> None:
     ]
     if _same(out, expected):
         return
-    for wrong, hint in candidates:
-        if _same(out, wrong):
-            raise AssertionError(hint)
+    _raise_known_mistake(out, candidates)
     raise AssertionError(
         f"on the test graph (degrees with self-loops {deg.astype(int).tolist()}) expected\n"
         f"{np.round(expected, 4).tolist()}\ngot\n{np.round(out, 4).tolist()}.\nHint: "
@@ -186,9 +191,7 @@ def _test_gcn_layer(fn: Callable) -> None:
     ]
     if _same(out, expected):
         return
-    for wrong, hint in candidates:
-        if _same(out, wrong):
-            raise AssertionError(hint)
+    _raise_known_mistake(out, candidates)
     raise AssertionError(
         f"on the 6-node test graph expected\n{np.round(expected, 4).tolist()}\ngot\n"
         f"{np.round(out, 4).tolist()}.\nHint: add self-loops, weights = "
@@ -280,9 +283,7 @@ def _test_dot_product_decoder(fn: Callable) -> None:
                 "rating range: rating_min + (rating_max - rating_min) * sigmoid(score).",
             ),
         ]
-        for wrong, hint in candidates:
-            if _same(out, wrong):
-                raise AssertionError(hint)
+        _raise_known_mistake(out, candidates)
         raise AssertionError(
             f"{case}, expected {np.round(expected, 4).tolist()}, got "
             f"{np.round(out, 4).tolist()}. Hint: score = jnp.sum(h[users] * h[movies], "
