@@ -41,21 +41,21 @@ test-notebooks: $(STAMP)
 	$(BIN)/python -m pytest --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg notebooks/ solutions/ -q
 
 course: $(STAMP)
-	$(BIN)/python -m gnnrec_course.course_runner --html build/
+	$(BIN)/python -m tools.course_runner --html build/
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_benchmarks.py
 
 notebooks: $(STAMP)
-	$(BIN)/python -m gnnrec_course.course_runner --inplace
-	$(BIN)/gnnrec-course notebooks build
+	$(BIN)/python -m tools.course_runner --inplace
+	$(BIN)/python -m tools.notebooks build
 
 doctor: $(STAMP)
 	$(BIN)/gnnrec-course doctor
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check gnnrec_course tests benchmarks
+	$(BIN)/ruff format --check gnnrec_course tests benchmarks tools
 
 test-browser: $(STAMP)
 	$(BIN)/python -m pip install -e ".[browser]"

@@ -120,26 +120,35 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_notebooks(args: argparse.Namespace) -> int:
-    from gnnrec_course import notebooks
+def _checkout_tools(module: str):
+    """Import ``tools.<module>`` from the repository checkout this package is installed from.
 
-    if args.action == "build":
-        changed = notebooks.build()
-        for path in changed:
-            print(f"wrote {path.relative_to(notebooks.PROJECT_ROOT)}")
-        print(f"{len(changed)} notebook(s) updated" if changed else "notebooks already up to date")
-        return 0
-    stale = notebooks.check()
-    if stale:
-        names = ", ".join(str(p.relative_to(notebooks.PROJECT_ROOT)) for p in stale)
-        print(
-            f"{PROG}: notebooks out of sync with solutions/: {names}. "
-            f"Run `{PROG} notebooks build` and commit the result.",
-            file=sys.stderr,
+    The notebook tooling lives beside the package (``tools/``), not in it: an installed wheel
+    has none, and the runtime never imports nbformat.
+    """
+    import importlib
+    from pathlib import Path
+
+    from gnnrec_course.errors import CheckoutRequiredError
+
+    root = Path(__file__).resolve().parent.parent
+    if not (root / "tools" / f"{module}.py").is_file():
+        raise CheckoutRequiredError(
+            f"`{PROG} notebooks` needs a checkout of the repository (its tools/ folder): "
+            f'clone it and run `pip install -e ".[test]"` there.'
         )
-        return 1
-    print("notebooks/ is in sync with solutions/")
-    return 0
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    try:
+        return importlib.import_module(f"tools.{module}")
+    except ModuleNotFoundError as error:
+        raise CheckoutRequiredError(
+            f'`{PROG} notebooks` needs {error.name}: run `pip install -e ".[test]"` in {root}.'
+        ) from None
+
+
+def cmd_notebooks(args: argparse.Namespace) -> int:
+    return _checkout_tools("notebooks").run(args.action)
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:

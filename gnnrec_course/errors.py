@@ -51,3 +51,15 @@ class UnknownMovieError(CourseError, KeyError):
 
 class TrainingDivergedError(CourseError, FloatingPointError):
     """The training loss became NaN or infinite."""
+
+
+class InvalidArgumentError(CourseError, ValueError):
+    """An argument a function cannot work with: a bad ``k``, mismatched lengths, wrong shape."""
+
+
+class NotFittedError(CourseError, RuntimeError):
+    """A model or baseline used before ``fit``."""
+
+
+class CheckoutRequiredError(CourseError):
+    """A command that needs a checkout of the repository (its ``tools/`` folder)."""

@@ -7,12 +7,15 @@ import builtins
 import functools
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from gnnrec_course import cli, notebooks
+from gnnrec_course import cli
+from tools import notebooks, paths
 
 SOLUTION_CELL = '''\
 def sparsity(n_ratings, n_users, n_movies):
@@ -283,9 +286,7 @@ def test_unbalanced_markers_are_an_error() -> None:
 @pytest.fixture
 def cli_on(course: Path, monkeypatch) -> Path:
     """Point `gnnrec-course notebooks` at the temporary project."""
-    monkeypatch.setattr(notebooks, "PROJECT_ROOT", course)
-    monkeypatch.setattr(notebooks, "build", functools.partial(notebooks.build, course))
-    monkeypatch.setattr(notebooks, "check", functools.partial(notebooks.check, course))
+    monkeypatch.setattr(notebooks, "run", functools.partial(notebooks.run, root=course))
     return course
 
 
@@ -323,11 +324,49 @@ def test_cli_rejects_an_unknown_action(capsys) -> None:
     assert exit_info.value.code == 2
 
 
+def test_cli_without_a_checkout_says_so_in_one_line(tmp_path: Path, monkeypatch, capsys) -> None:
+    """Installed from a wheel (no tools/ beside the package): exit 1 with one line, no import."""
+    site = tmp_path / "site-packages" / "gnnrec_course"
+    site.mkdir(parents=True)
+    monkeypatch.setattr(cli, "__file__", str(site / "cli.py"))
+    assert cli.main(["notebooks", "check"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "needs a checkout of the repository" in err
+
+
+def test_tools_run_as_a_module_from_the_repository_root() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "tools.notebooks", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=paths.PROJECT_ROOT,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "build" in result.stdout and "check" in result.stdout
+
+
+def test_runtime_modules_do_not_import_notebook_tooling() -> None:
+    """What a learner imports pulls in neither nbformat nor nbclient (not runtime deps)."""
+    code = (
+        "import sys\n"
+        "import gnnrec_course.data, gnnrec_course.graph, gnnrec_course.models\n"
+        "import gnnrec_course.training, gnnrec_course.recommend, gnnrec_course.cli\n"
+        "print(sorted(m for m in ('nbformat', 'nbclient', 'tools') if m in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
 # --- the real repository --------------------------------------------------------------------
 
-ROOT = notebooks.PROJECT_ROOT
-STUDENT_NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-SOLUTION_NOTEBOOKS = sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
+ROOT = paths.PROJECT_ROOT
+STUDENT_NOTEBOOKS = paths.student_notebooks()
+SOLUTION_NOTEBOOKS = paths.solution_notebooks()
 
 
 def test_repository_notebooks_are_in_sync(capsys) -> None:
@@ -550,7 +589,7 @@ def test_readme_colab_badges_use_the_repository_url() -> None:
         for folder in ("notebooks", "solutions")
     }
     assert sorted(links) == sorted(expected.values()), (
-        "README badges differ from gnnrec_course.notebooks.colab_url(); expected:\n"
+        "README badges differ from tools.notebooks.colab_url(); expected:\n"
         + "\n".join(sorted(expected.values()))
     )
     assert all(notebooks.repository_url().removeprefix("https://github.com/") in u for u in links)

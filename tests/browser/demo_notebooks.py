@@ -12,7 +12,7 @@ from pathlib import Path
 
 import nbformat
 
-from gnnrec_course import notebooks
+from tools import notebooks  # the repository root is on sys.path (run_browser_test.py)
 
 PLOT = """\
 import matplotlib.pyplot as plt

@@ -42,6 +42,7 @@ import nbformat
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(1, str(ROOT))  # tools/ (the notebook builder), used by --demo
 
 from lab_server import LabServer  # noqa: E402
 

@@ -2,7 +2,8 @@
 
 ``make course`` uses this to measure the course's time budget (each notebook ≤ 90 s, the
 whole course ≤ 5 min on 2 CPU cores); ``make notebooks`` uses it to re-execute the
-solutions in place so that readers on GitHub see their results.
+solutions in place so that readers on GitHub see their results. Run it from the repository
+root: ``python -m tools.course_runner [--html build/] [--inplace] [notebooks...]``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from gnnrec_course.notebooks import PROJECT_ROOT
+from tools.paths import PROJECT_ROOT, solution_notebooks
 
 TIMEOUT_PER_CELL_S = 600
 
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         "--timings", type=Path, default=PROJECT_ROOT / "build" / "course_timings.json"
     )
     args = parser.parse_args(argv)
-    paths = args.notebooks or sorted((PROJECT_ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
+    paths = args.notebooks or solution_notebooks()
     timings: dict[str, float] = {}
     for path in paths:
         print(f"running {path.name} ...", flush=True)

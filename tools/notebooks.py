@@ -5,17 +5,31 @@
 ``### END SOLUTION`` becomes ``# YOUR CODE HERE`` and ``raise NotImplementedError(...)``,
 outputs are cleared, and exercise cells are tagged ``raises-exception``. Both copies get a
 Colab badge for their own path as the first cell and a Colab setup cell as the second.
+
+From the repository root: ``python -m tools.notebooks build`` (or ``check``, which exits 1
+when ``notebooks/`` is out of sync); ``gnnrec-course notebooks build|check`` runs the same.
 """
 
 from __future__ import annotations
 
+import argparse
 import copy
 import json
 import re
+import sys
 from importlib import metadata
 from pathlib import Path
 
 import nbformat
+
+from tools.paths import (
+    PROJECT_ROOT,
+    SOLUTIONS_DIR,
+    STUDENT_DIR,
+    relative,
+    solution_notebooks,
+    student_path,
+)
 
 BEGIN_MARKER = "### BEGIN SOLUTION"
 END_MARKER = "### END SOLUTION"
@@ -24,7 +38,7 @@ SETUP_TAG = "colab-setup"
 EXERCISE_TAG = "raises-exception"
 CHECK_OUTPUT_TAG = "nbval-check-output"
 FALLBACK_REPOSITORY = "https://github.com/gnnrec-course/gnnrec-course"
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROG = "gnnrec-course"
 
 _EXERCISE_TITLE = re.compile(r"Exercise (\d+\.\d+):\s*([^\n\"']*)")
 
@@ -168,10 +182,6 @@ def student_notebook(solution: nbformat.NotebookNode, relative_path: str) -> nbf
     return nb
 
 
-def _relative(path: Path, root: Path) -> str:
-    return path.resolve().relative_to(root.resolve()).as_posix()
-
-
 def _read(path: Path) -> nbformat.NotebookNode:
     return nbformat.read(path, as_version=4)
 
@@ -187,11 +197,11 @@ def planned_files(root: Path = PROJECT_ROOT) -> dict[Path, str]:
     solution.
     """
     files: dict[Path, str] = {}
-    for solution_path in sorted((root / "solutions").glob("[0-9][0-9]_*.ipynb")):
-        solution = with_header_cells(_read(solution_path), _relative(solution_path, root))
+    for solution_path in solution_notebooks(root):
+        solution = with_header_cells(_read(solution_path), relative(solution_path, root))
         files[solution_path] = _text(solution)
-        student_path = root / "notebooks" / solution_path.name
-        files[student_path] = _text(student_notebook(solution, _relative(student_path, root)))
+        student = student_path(solution_path, root)
+        files[student] = _text(student_notebook(solution, relative(student, root)))
     return files
 
 
@@ -217,8 +227,39 @@ def build(root: Path = PROJECT_ROOT) -> list[Path]:
 def check(root: Path = PROJECT_ROOT) -> list[Path]:
     """The notebook files that differ from what ``build`` would write (empty when in sync)."""
     stale = _differing(planned_files(root))
-    extra = {p.name for p in (root / "notebooks").glob("*.ipynb")} - {
-        p.name for p in (root / "solutions").glob("*.ipynb")
+    extra = {p.name for p in (root / STUDENT_DIR).glob("*.ipynb")} - {
+        p.name for p in (root / SOLUTIONS_DIR).glob("*.ipynb")
     }
-    stale.extend(root / "notebooks" / name for name in sorted(extra))
+    stale.extend(root / STUDENT_DIR / name for name in sorted(extra))
     return stale
+
+
+def run(action: str, root: Path = PROJECT_ROOT) -> int:
+    """``build`` or ``check`` with a one-line report; the exit status (1: out of sync)."""
+    if action == "build":
+        changed = build(root)
+        for path in changed:
+            print(f"wrote {relative(path, root)}")
+        print(f"{len(changed)} notebook(s) updated" if changed else "notebooks already up to date")
+        return 0
+    stale = check(root)
+    if stale:
+        names = ", ".join(relative(path, root) for path in stale)
+        print(
+            f"{PROG}: notebooks out of sync with {SOLUTIONS_DIR}/: {names}. "
+            f"Run `{PROG} notebooks build` and commit the result.",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"{STUDENT_DIR}/ is in sync with {SOLUTIONS_DIR}/")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("action", choices=["build", "check"])
+    return run(parser.parse_args(argv).action)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
