@@ -14,6 +14,7 @@ import os
 import socket
 import stat
 import threading
+import time
 import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -299,7 +300,7 @@ def test_cut_file(tmp_path, server):
 
 def test_server_down(tmp_path, closed_url, monkeypatch):
     sleeps: list[float] = []
-    monkeypatch.setattr(data.time, "sleep", sleeps.append)
+    monkeypatch.setattr(time, "sleep", sleeps.append)
     root = tmp_path / "cache"
     with pytest.raises(DataNotFoundError) as info:
         data.download("ml-100k", root, base_url=closed_url, retries=3, backoff=0.5, progress=False)
@@ -315,7 +316,7 @@ def test_server_down(tmp_path, closed_url, monkeypatch):
 
 
 def test_load_without_network(tmp_path, closed_url, monkeypatch):
-    monkeypatch.setattr(data.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(time, "sleep", lambda seconds: None)
     monkeypatch.setenv("GNNREC_DATA_URL", closed_url)
     monkeypatch.setenv("GNNREC_DATA_DIR", str(tmp_path / "cache"))
     with pytest.raises(DataNotFoundError) as info:
