@@ -7,6 +7,11 @@ notebooks show the same message. Anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 
+def one_line(text: object) -> str:
+    """``str(text)`` with every run of whitespace (newlines too) turned into one space."""
+    return " ".join(str(text).split())
+
+
 class CourseError(Exception):
     """Base class for expected failures: bad names, missing data, bad downloads."""
 
@@ -29,6 +34,10 @@ class UnsafeArchiveError(CourseError):
 
 class MalformedDataError(CourseError, ValueError):
     """A ratings or movies file that cannot be parsed (names the file and line)."""
+
+
+class SyntheticSizeError(CourseError, ValueError):
+    """Sizes for synthetic data that cannot be made (e.g. more ratings than user-movie pairs)."""
 
 
 class UnknownSplitError(CourseError, ValueError):
