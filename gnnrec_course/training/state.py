@@ -29,14 +29,14 @@ import numpy as np
 import optax
 from flax.training import train_state
 
-from .errors import TrainingDivergedError
-from .models import default_model, tutorial_model
+from ..errors import TrainingDivergedError
+from ..models import default_model, tutorial_model
 
 if TYPE_CHECKING:  # pragma: no cover - imported for annotations only
     import pandas as pd
 
-    from .data import MovieLens
-    from .graph import IdMaps, RatingEdges, RatingSplit
+    from ..data import MovieLens
+    from ..graph import IdMaps, RatingEdges, RatingSplit
 
 __all__ = [
     "TrainState",
@@ -534,7 +534,7 @@ def train_default(
       model: ``"default"`` (:class:`GCNRecommender`) or ``"tutorial"`` (:class:`TutorialGCN`).
       **fit_overrides: passed to :func:`fit` (``learning_rate``, ``patience``, ...).
     """
-    from .graph import build_graph, build_id_maps, load_split, rating_edges
+    from ..graph import build_graph, build_id_maps, load_split, rating_edges
 
     if model not in MODEL_NAMES:
         raise ValueError(f"Unknown model {model!r}: use one of {', '.join(MODEL_NAMES)}.")
