@@ -28,6 +28,8 @@ import jax
 import jax.numpy as jnp
 import jraph
 
+from .config import ConfigError, RatingModelConfig, TutorialModelConfig, as_dict, with_overrides
+
 __all__ = [
     "MLP",
     "TutorialGCN",
@@ -38,6 +40,10 @@ __all__ = [
 ]
 
 Array = jax.Array
+
+# Field defaults come from the configs, the one source of the tuned numbers.
+_RATING = RatingModelConfig()
+_TUTORIAL = TutorialModelConfig()
 
 
 class MLP(nn.Module):
@@ -115,9 +121,9 @@ class TutorialGCN(nn.Module):
     num_nodes: int
     rating_min: float = 1.0
     rating_max: float = 5.0
-    embed_dim: int = 64
-    hidden: Sequence[int] = (64,)
-    mlp_activate_final: bool = False
+    embed_dim: int = _TUTORIAL.embed_dim
+    hidden: Sequence[int] = _TUTORIAL.hidden
+    mlp_activate_final: bool = _TUTORIAL.mlp_activate_final
 
     def setup(self) -> None:
         self.embed = nn.Embed(
@@ -178,7 +184,12 @@ class GCNRecommender(nn.Module):
     Branch A only sees *who* rated what (the values enter through the loss). The message sum
     is computed as the matrix product ``R @ V`` of the ``[M, U]`` rating block of the
     adjacency matrix (built inside the jitted function from ``graph.edges``): on a CPU that is
-    several times faster than gathering a ``k``-wide message per edge.
+    several times faster than gathering a ``k``-wide message per edge. Likewise the pairs'
+    ``W_u . H_m`` are picked from the ``[M, U]`` product ``H W^T``.
+
+    **One prediction path**: ``model(graph, users, movies)`` is ``decode(encode(graph), users,
+    movies)``, so scoring from cached embeddings (:meth:`encode` once, :meth:`decode` per
+    batch, as :class:`gnnrec_course.recommend.Recommender` does) gives the same numbers.
 
     **Blend**: ``r_hat = (1 - w) A + w B`` (``w = rating_weight``), clipped to the rating
     scale at inference. The two branches make different errors, so the blend is better than
@@ -186,7 +197,8 @@ class GCNRecommender(nn.Module):
     0.961).
 
     **Training loss** (everything beyond the data loss is ``sow``-ed into the ``"losses"``
-    collection, which :func:`gnnrec_course.training.train_step` adds)::
+    collection by :meth:`decode` with ``train=True``; :func:`gnnrec_course.training.train_step`
+    adds them)::
 
         MSE(r_hat) + w (1 - w) mean((A - B)^2) + (1 - w) pen_A + w pen_B
           = (1 - w) [MSE(A) + pen_A] + w [MSE(B) + pen_B]
@@ -216,23 +228,26 @@ class GCNRecommender(nn.Module):
       init_std: standard deviation of the initial embeddings.
       rating_hidden: ``k``, the size of ``H_m``.
       rating_l2: branch B penalty ``rating_l2 (|V|^2 + |W|^2) / (number of training ratings)``.
-      rating_weight: ``w``, the share of branch B in the blend (ignored without ``num_users``).
+      rating_weight: ``w`` in ``[0, 1)``, the share of branch B in the blend (ignored without
+        ``num_users``).
+
+    The tuned defaults are :class:`gnnrec_course.config.RatingModelConfig`'s.
     """
 
     num_nodes: int
     rating_min: float = 1.0
     rating_max: float = 5.0
     num_users: int | None = None
-    embed_dim: int = 32
-    num_layers: int = 3
-    l2: float = 0.01
-    bias_l2: float = 0.001
-    dropout: float = 0.0
+    embed_dim: int = _RATING.embed_dim
+    num_layers: int = _RATING.num_layers
+    l2: float = _RATING.l2
+    bias_l2: float = _RATING.bias_l2
+    dropout: float = _RATING.dropout
     rating_mean: float | None = None
-    init_std: float = 0.1
-    rating_hidden: int = 300
-    rating_l2: float = 30.0
-    rating_weight: float = 0.6
+    init_std: float = _RATING.init_std
+    rating_hidden: int = _RATING.rating_hidden
+    rating_l2: float = _RATING.rating_l2
+    rating_weight: float = _RATING.rating_weight
 
     @property
     def has_rating_branch(self) -> bool:
@@ -248,6 +263,10 @@ class GCNRecommender(nn.Module):
             mean = 0.5 * (self.rating_min + self.rating_max)
         self.mu = self.param("mu", lambda _: jnp.asarray(mean, dtype=jnp.float32))
         self.drop = nn.Dropout(self.dropout)
+        if self.has_rating_branch and not self.rating_weight < 1.0:
+            raise ConfigError(
+                f"rating_weight must be below 1 (the share of branch B), got {self.rating_weight}."
+            )
         if self.has_rating_branch:
             n_users, k = int(self.num_users), self.rating_hidden
             init = nn.initializers.normal(0.03)
@@ -285,7 +304,7 @@ class GCNRecommender(nn.Module):
         """``H = sigmoid(R @ V + h)``: one ``[M, k]`` code per movie from its ratings."""
         return nn.sigmoid(self.rating_matrix(graph) @ self.user_in + self.hidden_bias)
 
-    # -- both ----------------------------------------------------------------------------------
+    # -- both: the one prediction path, decode(encode(graph)) ----------------------------------
 
     def encode(self, graph: jraph.GraphsTuple, train: bool = False) -> Array:
         """Node embeddings ``[N, D]`` (``[N, D + k]`` with branch B).
@@ -305,39 +324,50 @@ class GCNRecommender(nn.Module):
         """Ratings ``[B]`` from :meth:`encode`'s ``z`` and node ids ``users``, ``movies`` ``[B]``.
 
         ``(1 - w)(mu + b_u + b_m) + w c_u + z_u . z_m``; clipped to the scale unless ``train``.
+        With ``train``, also sows the penalties of the training loss (see the class docstring).
         """
         b_user = self.bias(users)[:, 0]
         b_movie = self.bias(movies)[:, 0]
-        base = self.mu + b_user + b_movie
+        base = self.mu + b_user + b_movie  # [B]
         if self.has_rating_branch:
-            w = self.rating_weight
-            base = (1.0 - w) * base + w * self.user_out_bias[users]
-        pred = base + rowwise_dot(z[users], z[movies])
-        if train:
-            return pred
-        return jnp.clip(pred, self.rating_min, self.rating_max)
+            w, d = self.rating_weight, self.embed_dim
+            z_a = z[:, :d]
+            part_a = (1.0 - w) * base + rowwise_dot(z_a[users], z_a[movies])  # (1 - w) A
+            part_b = w * self.user_out_bias[users] + self._pair_scores(z[:, d:], users, movies)
+            pred = part_a + part_b  # part_b = w B
+        else:
+            pred = base + rowwise_dot(z[users], z[movies])
+        if not train:
+            return jnp.clip(pred, self.rating_min, self.rating_max)
+        self._sow_penalties(users, movies, b_user, b_movie)
+        if self.has_rating_branch:
+            # w (1 - w) (A - B)^2, written with the weighted parts (1 - w) A and w B
+            agreement = jnp.mean(jnp.square(w * part_a - (1.0 - w) * part_b)) / (w * (1.0 - w))
+            self.sow("losses", "branch_agreement", agreement)
+        return pred
 
     def __call__(
         self, graph: jraph.GraphsTuple, users: Array, movies: Array, train: bool = False
     ) -> Array:
         """Predicted ratings ``[B]``; clipped to ``[rating_min, rating_max]`` unless training."""
-        e0, z = self._layers(graph, train)
-        b_user = self.bias(users)[:, 0]
-        b_movie = self.bias(movies)[:, 0]
-        pred_a = self.mu + b_user + b_movie + rowwise_dot(z[users], z[movies])
+        return self.decode(self.encode(graph, train=train), users, movies, train=train)
+
+    def _pair_scores(self, codes: Array, users: Array, movies: Array) -> Array:
+        """``codes_u . codes_m`` ``[B]`` for node-ordered rows ``codes`` ``[N, k]``.
+
+        Computed as all ``M x U`` products in one matrix product, then picked per pair: on a
+        CPU much faster than gathering a ``k``-wide row per pair (and scattering its gradient).
+        """
+        n_users = int(self.num_users)
+        scores = codes[n_users:] @ codes[:n_users].T  # [M, U]
+        return scores[movies - n_users, users]
+
+    def _sow_penalties(self, users: Array, movies: Array, b_user: Array, b_movie: Array) -> None:
+        """Sow ``pen_A`` (weighted by ``1 - w``) and ``pen_B`` (by ``w``) of a training batch."""
         w = self.rating_weight if self.has_rating_branch else 0.0
-        if self.has_rating_branch:
-            # All M x U scores as one matrix product, then pick the pairs: much faster on a
-            # CPU than gathering a k-wide vector per pair (and scattering its gradient).
-            scores = self.movie_codes(graph) @ self.user_out.T  # [M, U]
-            pred_b = self.user_out_bias[users] + scores[movies - int(self.num_users), users]
-            pred = (1.0 - w) * pred_a + w * pred_b
-        else:
-            pred = pred_a
-        if not train:
-            return jnp.clip(pred, self.rating_min, self.rating_max)
         if self.l2 > 0:
-            penalty = rowwise_dot(e0[users], e0[users]) + rowwise_dot(e0[movies], e0[movies])
+            e_user, e_movie = self.embed(users), self.embed(movies)  # layer 0, before dropout
+            penalty = rowwise_dot(e_user, e_user) + rowwise_dot(e_movie, e_movie)
             self.sow("losses", "embedding_l2", (1.0 - w) * self.l2 * jnp.mean(penalty))
         if self.bias_l2 > 0:
             penalty = jnp.mean(b_user**2 + b_movie**2)
@@ -345,10 +375,6 @@ class GCNRecommender(nn.Module):
         if self.has_rating_branch and self.rating_l2 > 0:
             size = jnp.sum(self.user_in**2) + jnp.sum(self.user_out**2)
             self.sow("losses", "rating_l2", w * self.rating_l2 * size / users.shape[0])
-        if self.has_rating_branch:
-            agreement = jnp.mean(jnp.square(pred_a - pred_b))
-            self.sow("losses", "branch_agreement", w * (1.0 - w) * agreement)
-        return pred
 
 
 def default_model(
@@ -360,7 +386,7 @@ def default_model(
     rating_mean: float | None = None,
     **overrides,
 ) -> GCNRecommender:
-    """The package's default recommender (:class:`GCNRecommender`) with tuned settings.
+    """The package's default recommender (:class:`GCNRecommender`) with the tuned settings.
 
     Args:
       num_nodes: users + movies (``IdMaps.num_nodes``).
@@ -368,22 +394,31 @@ def default_model(
       num_users: ``IdMaps.num_users``; needed for the rating-weighted branch. Without it the
         model is a pure LightGCN (about 0.015 RMSE worse on ml-100k).
       rating_mean: mean training rating, the starting value of the global bias.
-      **overrides: any other :class:`GCNRecommender` attribute (``embed_dim``, ``l2``, ...).
+      **overrides: fields of :class:`~gnnrec_course.config.RatingModelConfig` to change
+        (``embed_dim``, ``l2``, ...); an unknown one is a ``ConfigError``.
     """
+    config = with_overrides(RatingModelConfig(), **overrides)
     return GCNRecommender(
         num_nodes=int(num_nodes),
         rating_min=float(rating_min),
         rating_max=float(rating_max),
         num_users=None if num_users is None else int(num_users),
         rating_mean=None if rating_mean is None else float(rating_mean),
-        **overrides,
+        **as_dict(config),
     )
 
 
 def tutorial_model(
     num_nodes: int, rating_min: float = 1.0, rating_max: float = 5.0, **overrides
 ) -> TutorialGCN:
-    """The tutorial's first model (:class:`TutorialGCN`), corrected, for the data's scale."""
+    """The tutorial's first model (:class:`TutorialGCN`), corrected, for the data's scale.
+
+    ``**overrides`` are fields of :class:`~gnnrec_course.config.TutorialModelConfig`.
+    """
+    config = with_overrides(TutorialModelConfig(), **overrides)
     return TutorialGCN(
-        num_nodes=num_nodes, rating_min=float(rating_min), rating_max=float(rating_max), **overrides
+        num_nodes=int(num_nodes),
+        rating_min=float(rating_min),
+        rating_max=float(rating_max),
+        **as_dict(config),
     )
