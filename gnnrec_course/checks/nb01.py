@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import jraph
 import numpy as np
 
-from gnnrec_course.checks.common import run_check
+from gnnrec_course.checks.common import as_array, as_number, expect, run_check
 from gnnrec_course.reference import graph_tasks as ref
 
 __all__ = ["check_auc", "check_degrees", "check_mean_aggregate"]
@@ -39,19 +39,10 @@ def _small_graph() -> jraph.GraphsTuple:
     )
 
 
-def _as_array(out: object, what: str) -> np.ndarray:
-    """Convert a learner's result to a NumPy array, with a hint when that is impossible."""
-    assert out is not None, f"{what} returned None: did you forget the `return`?"
-    try:
-        return np.asarray(out, dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        raise AssertionError(f"{what} should return an array of numbers, got {out!r}.") from error
-
-
 def _test_degrees(fn: Callable) -> None:
     graph = _small_graph()
     expected = np.asarray(ref.degrees(graph))  # [1, 1, 3, 0, 0]
-    out = _as_array(fn(graph), "degrees(graph)")
+    out = as_array(fn(graph), "degrees(graph)")
     if out.shape != expected.shape:
         raise AssertionError(
             f"on a graph with 5 nodes (the last one without edges) degrees(graph) has shape "
@@ -59,18 +50,20 @@ def _test_degrees(fn: Callable) -> None:
             f"num_segments=graph.nodes.shape[0] to jax.ops.segment_sum so that nodes "
             f"without edges get 0."
         )
-    out_degrees = np.bincount(_SENDERS, minlength=5)
-    if np.allclose(out, out_degrees) and not np.allclose(out, expected):
-        raise AssertionError(
-            "you counted the edges each node SENDS (out-degree). Count the edges each node "
-            "receives: segment over graph.receivers."
-        )
-    if not np.allclose(out, expected):
-        raise AssertionError(
+    mistakes = {
+        "you counted the edges each node SENDS (out-degree). Count the edges each node "
+        "receives: segment over graph.receivers.": np.bincount(_SENDERS, minlength=5),
+    }
+    expect(
+        out,
+        expected,
+        mistakes=mistakes,
+        otherwise=(
             f"for edges 0->1, 0->2, 1->2, 3->2, 2->0 on 5 nodes expected in-degrees "
             f"{expected.astype(int).tolist()}, got {out.tolist()}. Hint: "
             f"jax.ops.segment_sum(jnp.ones(num_edges), graph.receivers, num_segments=num_nodes)."
-        )
+        ),
+    )
 
 
 def check_degrees(fn: Callable) -> Callable:
@@ -88,36 +81,34 @@ def _test_mean_aggregate(fn: Callable) -> None:
     features = jnp.asarray(_FEATURES)
     senders, receivers = jnp.asarray(_SENDERS), jnp.asarray(_RECEIVERS)
     expected = np.asarray(ref.mean_aggregate(features, senders, receivers, 5))
-    out = _as_array(fn(features, senders, receivers, 5), "mean_aggregate(...)")
+    out = as_array(fn(features, senders, receivers, 5), "mean_aggregate(...)")
     if out.shape != expected.shape:
         raise AssertionError(
             f"with features of shape (5, 2) the result has shape {out.shape}, expected "
             f"(5, 2): one row per node (num_segments=num_nodes), and keep the feature axis."
         )
-    if np.isnan(out).any():
-        raise AssertionError(
-            "the result contains NaN: nodes that receive no message divide 0 by 0. Divide by "
-            "jnp.maximum(count, 1) so that they get zeros."
-        )
     summed = np.zeros_like(expected)
     np.add.at(summed, _RECEIVERS, _FEATURES[_SENDERS])
-    if np.allclose(out, summed) and not np.allclose(out, expected):
-        raise AssertionError(
-            "this is the SUM of the incoming messages; divide each row by the number of "
-            "messages the node receives (its in-degree) to get the mean."
-        )
-    swapped = np.asarray(ref.mean_aggregate(features, receivers, senders, 5))
-    if np.allclose(out, swapped) and not np.allclose(out, expected):
-        raise AssertionError(
-            "messages go the wrong way: an edge carries features[senders[e]] TO receivers[e], "
-            "so gather with senders and segment over receivers."
-        )
-    if not np.allclose(out, expected, atol=1e-5):
-        raise AssertionError(
+    mistakes = {
+        "the result contains NaN: nodes that receive no message divide 0 by 0. Divide by "
+        "jnp.maximum(count, 1) so that they get zeros.": lambda answer: np.isnan(answer).any(),
+        "this is the SUM of the incoming messages; divide each row by the number of "
+        "messages the node receives (its in-degree) to get the mean.": summed,
+        "messages go the wrong way: an edge carries features[senders[e]] TO receivers[e], "
+        "so gather with senders and segment over receivers.": np.asarray(
+            ref.mean_aggregate(features, receivers, senders, 5)
+        ),
+    }
+    expect(
+        out,
+        expected,
+        mistakes=mistakes,
+        otherwise=(
             f"on the 5-node test graph expected\n{expected.tolist()}\ngot\n{out.tolist()}.\n"
             f"Hint: gather messages = features[senders], sum them per receiver with "
             f"jax.ops.segment_sum, then divide by the number of messages per receiver."
-        )
+        ),
+    )
 
 
 def check_mean_aggregate(fn: Callable) -> Callable:
@@ -140,37 +131,40 @@ _AUC_CASES = [
 ]
 
 
+def _auc_mistakes(pos: np.ndarray, neg: np.ndarray, expected: float) -> dict:
+    """Hint -> what that mistake gives for one AUC case (``pos`` [P], ``neg`` [N])."""
+    without_ties = (
+        np.mean(pos[:, None] > neg[None, :]),  # ties count 0
+        np.mean(pos[:, None] >= neg[None, :]),  # ties count 1
+    )
+    pairs = pos.size * neg.size
+    return {
+        f"An AUC lies in [0, 1]: divide the count by the number of pairs P*N={pairs}.": (
+            lambda value: not 0.0 <= value <= 1.0
+        ),
+        "You counted the pairs where the NEGATIVE scores higher; flip the comparison.": (
+            1.0 - expected
+        ),
+        "A tie (positive score == negative score) counts one half, not 0 or 1.": (
+            lambda value: any(np.isclose(value, w, atol=1e-6) for w in without_ties)
+        ),
+    }
+
+
 def _test_auc(fn: Callable) -> None:
     for pos, neg, what in _AUC_CASES:
         pos_a, neg_a = np.array(pos, dtype=np.float32), np.array(neg, dtype=np.float32)
         expected = ref.auc(pos_a, neg_a)
-        raw = fn(pos_a, neg_a)
-        assert raw is not None, "auc(...) returned None: did you forget the `return`?"
-        try:
-            out = float(np.asarray(raw))
-        except (TypeError, ValueError) as error:
-            raise AssertionError(
-                f"auc(...) should return one number, got {raw!r}. Average over all "
-                f"(positive, negative) pairs."
-            ) from error
-        if np.isclose(out, expected, atol=1e-6):
-            continue
-        pairs = len(pos) * len(neg)
-        msg = f"for {what}, pos={pos}, neg={neg}: expected {expected:.4f}, got {out:.4f}. "
-        if not 0.0 <= out <= 1.0:
-            msg += f"An AUC lies in [0, 1]: divide the count by the number of pairs P*N={pairs}."
-        elif np.isclose(out, 1.0 - expected, atol=1e-6):
-            msg += "You counted the pairs where the NEGATIVE scores higher; flip the comparison."
-        elif np.isclose(out, np.mean(pos_a[:, None] > neg_a[None, :]), atol=1e-6) or np.isclose(
-            out, np.mean(pos_a[:, None] >= neg_a[None, :]), atol=1e-6
-        ):
-            msg += "A tie (positive score == negative score) counts one half, not 0 or 1."
-        else:
-            msg += (
-                "Compare EVERY positive with EVERY negative (they can have different lengths), "
-                "e.g. pos[:, None] > neg[None, :], and take the mean."
-            )
-        raise AssertionError(msg)
+        out = as_number(fn(pos_a, neg_a), "auc(...)")
+        expect(
+            out,
+            expected,
+            atol=1e-6,
+            context=f"for {what}, pos={pos}, neg={neg}: expected {expected:.4f}, got {out:.4f}. ",
+            mistakes=_auc_mistakes(pos_a, neg_a, expected),
+            otherwise="Compare EVERY positive with EVERY negative (they can have different "
+            "lengths), e.g. pos[:, None] > neg[None, :], and take the mean.",
+        )
 
 
 def check_auc(fn: Callable) -> Callable:

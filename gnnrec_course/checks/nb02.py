@@ -12,7 +12,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from gnnrec_course.checks.common import run_check
+from gnnrec_course.checks.common import as_array, as_number, expect, run_check
 from gnnrec_course.reference import recsys_data as ref
 
 __all__ = ["check_bias_baseline_predict", "check_bipartite_edges", "check_sparsity"]
@@ -31,42 +31,30 @@ _SMALL_RATINGS = pd.DataFrame(
 )
 
 
-def _as_float(out: object, what: str) -> float:
-    assert out is not None, f"{what} returned None: did you forget the `return`?"
-    try:
-        return float(np.asarray(out))
-    except (TypeError, ValueError) as error:
-        raise AssertionError(f"{what} should return one number, got {out!r}.") from error
-
-
 def _test_sparsity(fn: Callable) -> None:
     cases = [(_SMALL_RATINGS, 4, 4), (_SMALL_RATINGS.iloc[:2], 1, 2)]
     for ratings, n_users, n_movies in cases:
         expected = ref.sparsity(ratings, n_users, n_movies)
-        out = _as_float(fn(ratings.copy(), n_users, n_movies), "sparsity(...)")
-        if np.isclose(out, expected, atol=1e-9):
-            continue
-        pairs = n_users * n_movies
-        msg = (
-            f"with {len(ratings)} ratings, {n_users} users and {n_movies} movies "
-            f"({pairs} possible pairs) expected {expected:.4f}, got {out:.4f}. "
-        )
+        out = as_number(fn(ratings.copy(), n_users, n_movies), "sparsity(...)")
         seen = ratings["user_id"].nunique() * ratings["movie_id"].nunique()
-        if np.isclose(out, 1.0 - expected):
-            msg += (
-                "That is the density (the fraction of pairs WITH a rating); sparsity is the "
-                "fraction WITHOUT one: 1 - density."
-            )
-        elif np.isclose(out, 100.0 * expected):
-            msg += "Return a fraction between 0 and 1, not a percentage."
-        elif np.isclose(out, 1.0 - len(ratings) / seen):
-            msg += (
-                "Use the n_users and n_movies you are given: some users or movies may have no "
-                "rating in this table, and they count too."
-            )
-        else:
-            msg += "Sparsity = 1 - (number of ratings) / (n_users * n_movies)."
-        raise AssertionError(msg)
+        mistakes = {
+            "That is the density (the fraction of pairs WITH a rating); sparsity is the "
+            "fraction WITHOUT one: 1 - density.": 1.0 - expected,
+            "Return a fraction between 0 and 1, not a percentage.": 100.0 * expected,
+            "Use the n_users and n_movies you are given: some users or movies may have no "
+            "rating in this table, and they count too.": 1.0 - len(ratings) / seen,
+        }
+        expect(
+            out,
+            expected,
+            atol=1e-9,
+            context=(
+                f"with {len(ratings)} ratings, {n_users} users and {n_movies} movies "
+                f"({n_users * n_movies} possible pairs) expected {expected:.4f}, got {out:.4f}. "
+            ),
+            mistakes=mistakes,
+            otherwise="Sparsity = 1 - (number of ratings) / (n_users * n_movies).",
+        )
 
 
 def check_sparsity(fn: Callable) -> Callable:
@@ -134,18 +122,22 @@ def _test_bipartite_edges(fn: Callable) -> None:
         )
     got_pairs = list(zip(senders.tolist(), receivers.tolist(), strict=True))
     exp_pairs = list(zip(exp_s.tolist(), exp_r.tolist(), strict=True))
-    if got_pairs == exp_pairs:
-        return
-    if Counter(got_pairs) == Counter(exp_pairs):
-        raise AssertionError(
-            f"the edges are right but in another order. Put the E user→movie edges first and "
-            f"then the E movie→user edges, each in the order of the ratings: expected "
-            f"senders {exp_s.tolist()} and receivers {exp_r.tolist()}."
-        )
-    raise AssertionError(
-        f"for {where} expected senders {exp_s.tolist()} and receivers {exp_r.tolist()}, "
-        f"got {senders.tolist()} and {receivers.tolist()}. Hint: "
-        f"np.concatenate([users, movies]) and np.concatenate([movies, users])."
+    mistakes = {
+        f"the edges are right but in another order. Put the E user→movie edges first and "
+        f"then the E movie→user edges, each in the order of the ratings: expected "
+        f"senders {exp_s.tolist()} and receivers {exp_r.tolist()}.": (
+            lambda pairs: Counter(pairs) == Counter(exp_pairs)
+        ),
+    }
+    expect(
+        got_pairs,
+        exp_pairs,
+        mistakes=mistakes,
+        otherwise=(
+            f"for {where} expected senders {exp_s.tolist()} and receivers {exp_r.tolist()}, "
+            f"got {senders.tolist()} and {receivers.tolist()}. Hint: "
+            f"np.concatenate([users, movies]) and np.concatenate([movies, users])."
+        ),
     )
 
 
@@ -201,62 +193,63 @@ def _variant(reg: float, *, mu: float | None = None, user_from_residual: bool = 
     )
 
 
+def _bias_answer(fn: Callable, reg: float) -> np.ndarray:
+    """The learner's predictions ``[4]`` for the test rows, with hints for shape and NaN."""
+    raw = fn(_BIAS_TRAIN.copy(), _BIAS_TEST.copy(), reg)
+    out = as_array(raw, "bias_baseline_predict(...)").reshape(-1)
+    if out.shape != (len(_BIAS_TEST),):
+        raise AssertionError(
+            f"with 4 test rows expected 4 predictions (one per row of test, in order), "
+            f"got shape {out.shape}."
+        )
+    if np.isnan(out).any():
+        raise AssertionError(
+            "some predictions are NaN: a user or movie that is not in train has no bias. "
+            "Give it bias 0, e.g. test['user_id'].map(user_bias).fillna(0.0)."
+        )
+    return out
+
+
+def _bias_mistakes(reg: float) -> dict:
+    """Hint -> the predictions that mistake gives with shrinkage ``reg``."""
+    leaky_mu = pd.concat([_BIAS_TRAIN, _BIAS_TEST])["rating"].mean()
+    mistakes = {
+        "Every prediction is the global mean: add the user and movie biases.": np.full(
+            len(_BIAS_TEST), _BIAS_TRAIN["rating"].mean()
+        ),
+        "Your global mean includes the test ratings: compute mu, and everything else, from "
+        "train only. The test ratings are what we try to predict.": _variant(reg, mu=leaky_mu),
+        "The user bias should use what the movie bias leaves unexplained: average "
+        "r - mu - b_m over the user's ratings, not r - mu.": _variant(
+            reg, user_from_residual=False
+        ),
+    }
+    if reg > 0:
+        mistakes[
+            "reg has no effect: divide each sum by (reg + number of ratings), not by the "
+            "number of ratings alone."
+        ] = ref.bias_baseline_predict(_BIAS_TRAIN, _BIAS_TEST, 0.0)
+    return mistakes
+
+
 def _test_bias_baseline_predict(fn: Callable) -> None:
     for reg in (0.0, 2.0):
         expected = ref.bias_baseline_predict(_BIAS_TRAIN, _BIAS_TEST, reg)
-        raw = fn(_BIAS_TRAIN.copy(), _BIAS_TEST.copy(), reg)
-        assert raw is not None, (
-            "bias_baseline_predict(...) returned None: did you forget the `return`?"
-        )
-        try:
-            out = np.asarray(raw, dtype=np.float64).reshape(-1)
-        except (TypeError, ValueError) as error:
-            raise AssertionError(
-                f"bias_baseline_predict(...) should return an array of numbers, got {raw!r}."
-            ) from error
-        if out.shape != expected.shape:
-            raise AssertionError(
-                f"with 4 test rows expected 4 predictions (one per row of test, in order), "
-                f"got shape {out.shape}."
-            )
-        if np.isnan(out).any():
-            raise AssertionError(
-                "some predictions are NaN: a user or movie that is not in train has no bias. "
-                "Give it bias 0, e.g. test['user_id'].map(user_bias).fillna(0.0)."
-            )
-        if np.allclose(out, expected, atol=1e-4):
-            continue
-        msg = (
-            f"with reg={reg:g}, expected {np.round(expected, 4).tolist()}, "
-            f"got {np.round(out, 4).tolist()}. "
-        )
-        mu = _BIAS_TRAIN["rating"].mean()
-        leaky_mu = pd.concat([_BIAS_TRAIN, _BIAS_TEST])["rating"].mean()
-        if np.allclose(out, mu):
-            msg += "Every prediction is the global mean: add the user and movie biases."
-        elif np.allclose(out, _variant(reg, mu=leaky_mu), atol=1e-4):
-            msg += (
-                "Your global mean includes the test ratings: compute mu, and everything "
-                "else, from train only. The test ratings are what we try to predict."
-            )
-        elif np.allclose(out, _variant(reg, user_from_residual=False), atol=1e-4):
-            msg += (
-                "The user bias should use what the movie bias leaves unexplained: average "
-                "r - mu - b_m over the user's ratings, not r - mu."
-            )
-        elif reg > 0 and np.allclose(
-            out, ref.bias_baseline_predict(_BIAS_TRAIN, _BIAS_TEST, 0.0), atol=1e-4
-        ):
-            msg += (
-                "reg has no effect: divide each sum by (reg + number of ratings), not by the "
-                "number of ratings alone."
-            )
-        else:
-            msg += (
+        out = _bias_answer(fn, reg)
+        expect(
+            out,
+            expected,
+            atol=1e-4,
+            context=(
+                f"with reg={reg:g}, expected {np.round(expected, 4).tolist()}, "
+                f"got {np.round(out, 4).tolist()}. "
+            ),
+            mistakes=_bias_mistakes(reg),
+            otherwise=(
                 "Steps: mu = train mean; b_m = sum(r - mu) / (reg + n_m) per movie; "
                 "b_u = sum(r - mu - b_m) / (reg + n_u) per user; predict mu + b_u + b_m."
-            )
-        raise AssertionError(msg)
+            ),
+        )
 
 
 def check_bias_baseline_predict(fn: Callable) -> Callable:

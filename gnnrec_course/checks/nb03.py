@@ -11,7 +11,7 @@ from collections.abc import Callable
 import jax.numpy as jnp
 import numpy as np
 
-from gnnrec_course.checks.common import run_check
+from gnnrec_course.checks.common import as_array, expect, run_check
 from gnnrec_course.reference import gcn as ref
 
 __all__ = ["check_dot_product_decoder", "check_gcn_layer", "check_symmetric_norm_weights"]
@@ -37,33 +37,30 @@ def _with_loops() -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate([_SENDERS, loops]), np.concatenate([_RECEIVERS, loops])
 
 
-def _as_array(out: object, what: str) -> np.ndarray:
-    """Convert a learner's result to a float64 NumPy array, with a hint when impossible."""
-    assert out is not None, f"{what} returned None: did you forget the `return`?"
-    try:
-        return np.asarray(out, dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        raise AssertionError(f"{what} should return an array of numbers, got {out!r}.") from error
-
-
-def _same(out: np.ndarray, other: np.ndarray) -> bool:
-    return out.shape == other.shape and bool(np.allclose(out, other, atol=1e-5))
-
-
-def _raise_known_mistake(out: np.ndarray, candidates: list[tuple[np.ndarray, str]]) -> None:
-    """Raise the hint of the first known wrong answer that ``out`` matches."""
-    for wrong, hint in candidates:
-        if _same(out, wrong):
-            raise AssertionError(hint)
-
-
 # --- Exercise 3.1 -------------------------------------------------------------------------
+
+
+def _norm_mistakes(deg: np.ndarray, s: np.ndarray, r: np.ndarray) -> dict:
+    """Hint -> the edge weights that mistake gives (``deg`` [N] with loops; ``s``, ``r`` [E])."""
+    return {
+        "you divided by deg[s] * deg[r]; the symmetric normalisation divides by its square "
+        "root, 1 / sqrt(deg[s] * deg[r]) (jax.lax.rsqrt or 1 / jnp.sqrt).": 1.0 / (deg[s] * deg[r]),
+        "this is 1 / deg[receiver], the mean (random-walk) normalisation D^-1 (A + I). The "
+        "symmetric one uses both ends of the edge: 1 / sqrt(deg[s] * deg[r]).": 1.0 / deg[r],
+        "this is 1 / deg[sender]. The symmetric normalisation uses both ends of the edge: "
+        "1 / sqrt(deg[s] * deg[r]).": 1.0 / deg[s],
+        "the edge lists already contain one self-loop per node, so they are already counted "
+        "in the degrees: do not add 1.": 1.0 / np.sqrt((deg[s] + 1) * (deg[r] + 1)),
+        "you multiplied by sqrt(deg[s] * deg[r]); the weight is its inverse.": np.sqrt(
+            deg[s] * deg[r]
+        ),
+    }
 
 
 def _test_symmetric_norm_weights(fn: Callable) -> None:
     senders, receivers = _with_loops()
     expected = np.asarray(ref.symmetric_norm_weights(senders, receivers, _NUM_NODES))
-    out = _as_array(
+    out = as_array(
         fn(jnp.asarray(senders), jnp.asarray(receivers), _NUM_NODES),
         "symmetric_norm_weights(...)",
     )
@@ -81,41 +78,16 @@ def _test_symmetric_norm_weights(fn: Callable) -> None:
             "with num_segments=num_nodes."
         )
     deg = np.bincount(receivers, minlength=_NUM_NODES).astype(np.float64)
-    s, r = senders, receivers
-    candidates = [
-        (
-            1.0 / (deg[s] * deg[r]),
-            "you divided by deg[s] * deg[r]; the symmetric normalisation divides by its "
-            "square root, 1 / sqrt(deg[s] * deg[r]) (jax.lax.rsqrt or 1 / jnp.sqrt).",
+    expect(
+        out,
+        expected,
+        mistakes=_norm_mistakes(deg, senders, receivers),
+        otherwise=(
+            f"on the test graph (degrees with self-loops {deg.astype(int).tolist()}) expected\n"
+            f"{np.round(expected, 4).tolist()}\ngot\n{np.round(out, 4).tolist()}.\nHint: "
+            f"deg = jax.ops.segment_sum(jnp.ones(E), receivers, num_segments=num_nodes), then "
+            f"1 / jnp.sqrt(deg[senders] * deg[receivers])."
         ),
-        (
-            1.0 / deg[r],
-            "this is 1 / deg[receiver], the mean (random-walk) normalisation D^-1 (A + I). "
-            "The symmetric one uses both ends of the edge: 1 / sqrt(deg[s] * deg[r]).",
-        ),
-        (
-            1.0 / deg[s],
-            "this is 1 / deg[sender]. The symmetric normalisation uses both ends of the edge: "
-            "1 / sqrt(deg[s] * deg[r]).",
-        ),
-        (
-            1.0 / np.sqrt((deg[s] + 1) * (deg[r] + 1)),
-            "the edge lists already contain one self-loop per node, so they are already "
-            "counted in the degrees: do not add 1.",
-        ),
-        (
-            np.sqrt(deg[s] * deg[r]),
-            "you multiplied by sqrt(deg[s] * deg[r]); the weight is its inverse.",
-        ),
-    ]
-    if _same(out, expected):
-        return
-    _raise_known_mistake(out, candidates)
-    raise AssertionError(
-        f"on the test graph (degrees with self-loops {deg.astype(int).tolist()}) expected\n"
-        f"{np.round(expected, 4).tolist()}\ngot\n{np.round(out, 4).tolist()}.\nHint: "
-        f"deg = jax.ops.segment_sum(jnp.ones(E), receivers, num_segments=num_nodes), then "
-        f"1 / jnp.sqrt(deg[senders] * deg[receivers])."
     )
 
 
@@ -141,13 +113,32 @@ def _gcn_inputs() -> tuple[np.ndarray, np.ndarray]:
     return x, w
 
 
-def _test_gcn_layer(fn: Callable) -> None:
-    x, w = _gcn_inputs()
+def _gcn_mistakes(x: np.ndarray, w: np.ndarray) -> dict:
+    """Hint -> the output ``[6, 2]`` that mistake gives on the test graph."""
     a = _dense_adjacency()
     a_hat = a + np.eye(_NUM_NODES)
     d_inv_sqrt = np.diag(1.0 / np.sqrt(a_hat.sum(axis=1)))
+    d_no = np.diag(1.0 / np.sqrt(np.maximum(a.sum(axis=1), 1.0)))
+    return {
+        "no self-loops: every node forgot its own features (node 5, with no rating, came out "
+        "all zeros). Append the loops 0->0, ..., N-1->N-1 to senders and receivers before "
+        "computing degrees and messages.": d_no @ a @ d_no @ x @ w,
+        "this is (A + I) x w without normalisation: a movie with many ratings would get a huge "
+        "sum. Multiply each message by 1 / sqrt(deg[s] * deg[r]) (Exercise 3.1).": a_hat @ x @ w,
+        "this is the mean normalisation D^-1 (A + I) x w. Use the symmetric one: weight each "
+        "message by 1 / sqrt(deg[s] * deg[r]).": np.diag(1.0 / a_hat.sum(axis=1)) @ a_hat @ x @ w,
+        "you forgot the weight matrix w: return D^-1/2 (A + I) D^-1/2 x w.": (
+            d_inv_sqrt @ a_hat @ d_inv_sqrt @ x
+        ),
+    }
+
+
+def _test_gcn_layer(fn: Callable) -> None:
+    x, w = _gcn_inputs()
+    a_hat = _dense_adjacency() + np.eye(_NUM_NODES)
+    d_inv_sqrt = np.diag(1.0 / np.sqrt(a_hat.sum(axis=1)))
     expected = d_inv_sqrt @ a_hat @ d_inv_sqrt @ x @ w  # [6, 2], the dense formula
-    out = _as_array(
+    out = as_array(
         fn(jnp.asarray(x), jnp.asarray(_SENDERS), jnp.asarray(_RECEIVERS), _NUM_NODES, w),
         "gcn_layer(...)",
     )
@@ -165,38 +156,16 @@ def _test_gcn_layer(fn: Callable) -> None:
             "the result contains inf or NaN: node 5 has no rating, so without its self-loop "
             "its degree is 0. Add one self-loop per node before counting degrees."
         )
-    deg_no_loops = np.maximum(a.sum(axis=1), 1.0)
-    d_no = np.diag(1.0 / np.sqrt(deg_no_loops))
-    candidates = [
-        (
-            d_no @ a @ d_no @ x @ w,
-            "no self-loops: every node forgot its own features (node 5, with no rating, "
-            "came out all zeros). Append the loops 0->0, ..., N-1->N-1 to senders and receivers "
-            "before computing degrees and messages.",
+    expect(
+        out,
+        expected,
+        mistakes=_gcn_mistakes(x, w),
+        otherwise=(
+            f"on the 6-node test graph expected\n{np.round(expected, 4).tolist()}\ngot\n"
+            f"{np.round(out, 4).tolist()}.\nHint: add self-loops, weights = "
+            f"symmetric_norm_weights(s, r, num_nodes), messages = (x @ w)[s] * weights[:, None], "
+            f"then jax.ops.segment_sum(messages, r, num_segments=num_nodes)."
         ),
-        (
-            a_hat @ x @ w,
-            "this is (A + I) x w without normalisation: a movie with many ratings would get "
-            "a huge sum. Multiply each message by 1 / sqrt(deg[s] * deg[r]) (Exercise 3.1).",
-        ),
-        (
-            np.diag(1.0 / a_hat.sum(axis=1)) @ a_hat @ x @ w,
-            "this is the mean normalisation D^-1 (A + I) x w. Use the symmetric one: "
-            "weight each message by 1 / sqrt(deg[s] * deg[r]).",
-        ),
-        (
-            d_inv_sqrt @ a_hat @ d_inv_sqrt @ x,
-            "you forgot the weight matrix w: return D^-1/2 (A + I) D^-1/2 x w.",
-        ),
-    ]
-    if _same(out, expected):
-        return
-    _raise_known_mistake(out, candidates)
-    raise AssertionError(
-        f"on the 6-node test graph expected\n{np.round(expected, 4).tolist()}\ngot\n"
-        f"{np.round(out, 4).tolist()}.\nHint: add self-loops, weights = "
-        f"symmetric_norm_weights(s, r, num_nodes), messages = (x @ w)[s] * weights[:, None], "
-        f"then jax.ops.segment_sum(messages, r, num_segments=num_nodes)."
     )
 
 
@@ -230,64 +199,61 @@ def _decoder_inputs() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return h, np.array([0, 1, 2, 1], dtype=np.int32), np.array([3, 3, 4, 4], dtype=np.int32)
 
 
+def _decoder_shape_hint(shape: tuple[int, ...], pairs: int) -> str:
+    """The hint for a decoder output of the wrong ``shape`` (``pairs`` scores expected)."""
+    hint = (
+        f"for {pairs} (user, movie) pairs the result has shape {shape}, expected ({pairs},): "
+        f"one score per pair."
+    )
+    if shape == (pairs, pairs):
+        hint += (
+            " h[users] @ h[movies].T compares every user with every movie; take the row-wise "
+            "dot product jnp.sum(h[users] * h[movies], axis=-1)."
+        )
+    elif len(shape) == 2 and shape[0] == pairs:
+        hint += " Sum over the embedding axis (axis=-1)."
+    return hint
+
+
+def _decoder_mistakes(scores: np.ndarray, lo: float, hi: float) -> dict:
+    """Hint -> the predictions that mistake gives for dot products ``scores`` [B]."""
+    sig = 1.0 / (1.0 + np.exp(-scores))
+    return {
+        f"with ratings from {lo} to {hi} the predictions must lie between {lo} and {hi}, but "
+        f"these are scaled to 1..5. Use the rating_min and rating_max arguments: datasets "
+        f"differ (ml-latest-small has half stars from 0.5).": 1.0 + 4.0 * sig,
+        "these are sigmoid outputs in (0, 1); scale them to the rating range: "
+        "rating_min + (rating_max - rating_min) * sigmoid(score).": sig,
+        "scale by the width of the range, (rating_max - rating_min), not by rating_max.": (
+            lo + hi * sig
+        ),
+        "squash the dot product with a sigmoid before scaling, so that every prediction stays "
+        "inside the rating range.": lo + (hi - lo) * scores,
+        "this is the raw dot product; squash it with a sigmoid and scale it to the rating "
+        "range: rating_min + (rating_max - rating_min) * sigmoid(score).": scores,
+    }
+
+
 def _test_dot_product_decoder(fn: Callable) -> None:
     h, users, movies = _decoder_inputs()
     scores = np.sum(h[users].astype(np.float64) * h[movies], axis=-1)  # [4]
-    sig = 1.0 / (1.0 + np.exp(-scores))
     for lo, hi in ((1.0, 5.0), (0.5, 5.0)):
-        expected = lo + (hi - lo) * sig
-        out = _as_array(
+        expected = lo + (hi - lo) / (1.0 + np.exp(-scores))
+        out = as_array(
             fn(jnp.asarray(h), jnp.asarray(users), jnp.asarray(movies), lo, hi),
             "dot_product_decoder(...)",
         )
-        case = f"with ratings from {lo} to {hi}"
         if out.shape != expected.shape:
-            hint = (
-                f"for {len(users)} (user, movie) pairs the result has shape {out.shape}, "
-                f"expected ({len(users)},): one score per pair."
-            )
-            if out.shape == (len(users), len(users)):
-                hint += (
-                    " h[users] @ h[movies].T compares every user with every movie; take the "
-                    "row-wise dot product jnp.sum(h[users] * h[movies], axis=-1)."
-                )
-            elif out.ndim == 2 and out.shape[0] == len(users):
-                hint += " Sum over the embedding axis (axis=-1)."
-            raise AssertionError(hint)
-        if _same(out, expected):
-            continue
-        candidates = [
-            (
-                1.0 + 4.0 * sig,
-                f"{case} the predictions must lie between {lo} and {hi}, but these are scaled "
-                f"to 1..5. Use the rating_min and rating_max arguments: datasets differ "
-                f"(ml-latest-small has half stars from 0.5).",
+            raise AssertionError(_decoder_shape_hint(out.shape, len(users)))
+        expect(
+            out,
+            expected,
+            mistakes=_decoder_mistakes(scores, lo, hi),
+            otherwise=(
+                f"with ratings from {lo} to {hi}, expected {np.round(expected, 4).tolist()}, "
+                f"got {np.round(out, 4).tolist()}. Hint: score = jnp.sum(h[users] * h[movies], "
+                f"axis=-1), then rating_min + (rating_max - rating_min) * jax.nn.sigmoid(score)."
             ),
-            (
-                sig,
-                "these are sigmoid outputs in (0, 1); scale them to the rating range: "
-                "rating_min + (rating_max - rating_min) * sigmoid(score).",
-            ),
-            (
-                lo + hi * sig,
-                "scale by the width of the range, (rating_max - rating_min), not by rating_max.",
-            ),
-            (
-                lo + (hi - lo) * scores,
-                "squash the dot product with a sigmoid before scaling, so that every "
-                "prediction stays inside the rating range.",
-            ),
-            (
-                scores,
-                "this is the raw dot product; squash it with a sigmoid and scale it to the "
-                "rating range: rating_min + (rating_max - rating_min) * sigmoid(score).",
-            ),
-        ]
-        _raise_known_mistake(out, candidates)
-        raise AssertionError(
-            f"{case}, expected {np.round(expected, 4).tolist()}, got "
-            f"{np.round(out, 4).tolist()}. Hint: score = jnp.sum(h[users] * h[movies], "
-            f"axis=-1), then rating_min + (rating_max - rating_min) * jax.nn.sigmoid(score)."
         )
 
 

@@ -18,25 +18,15 @@ import optax
 from flax import errors as flax_errors
 from flax.training.train_state import TrainState
 
-from gnnrec_course.checks.common import run_check
+from gnnrec_course.checks.common import as_number, expect, run_check
 from gnnrec_course.reference import training_steps as ref
 
 __all__ = ["check_masked_mse", "check_should_stop", "check_train_step"]
 
 
 def _scalar(out: object, what: str) -> float:
-    """The learner's result as a Python float, with a hint when it is not one number."""
-    assert out is not None, f"{what} returned None: did you forget the `return`?"
-    try:
-        arr = np.asarray(out, dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        raise AssertionError(f"{what} should return one number, got {out!r}.") from error
-    if arr.shape != ():
-        raise AssertionError(
-            f"{what} returned an array of shape {arr.shape}; a loss is one number (shape ()). "
-            f"Sum over the pairs and divide (or take a mean)."
-        )
-    return float(arr)
+    """The learner's loss as a Python float; a loss must have shape () for ``jax.grad``."""
+    return as_number(out, what, scalar=True, hint="Sum over the pairs and divide (or take a mean).")
 
 
 # --- Exercise 4.1 -------------------------------------------------------------------------
@@ -50,60 +40,54 @@ _MASKS = [
 ]
 
 
-def _test_masked_mse(fn: Callable) -> None:
-    n = len(_PRED)
+def _masked_mse_mistakes(mask: np.ndarray) -> dict:
+    """Hint -> the loss that mistake gives with this ``mask`` [8] on the test pairs."""
+    m = mask.astype(np.float64)
+    d = _PRED.astype(np.float64) - _TARGET
+    n, k = len(_PRED), int(mask.sum())
+    mistakes = {
+        f"with {k} of {n} pairs in the mask you divided by all {n} pairs. Divide by the number "
+        f"of masked pairs, mask.sum(): otherwise the loss shrinks as the mask gets sparser.": (
+            np.sum(m * d**2) / n
+        ),
+        "the mask is ignored: every pair counts. Multiply the squared errors by the mask "
+        "before summing, and divide by mask.sum().": np.mean(d**2),
+        "this is the mean absolute error (L1); square the errors: (pred - target) ** 2.": (
+            np.sum(m * np.abs(d)) / m.sum()
+        ),
+        "this is the root of the mean squared error (RMSE); the loss is the MSE itself, "
+        "without the square root.": np.sqrt(np.sum(m * d**2) / m.sum()),
+        "this is the sum of the masked squared errors; divide it by mask.sum().": np.sum(m * d**2),
+    }
+    if k < n:
+        mistakes[
+            "you averaged over the pairs *outside* the mask; mask == True marks the pairs "
+            "that count."
+        ] = np.sum((1 - m) * d**2) / (n - k)
+    return mistakes
+
+
+def _masked_mse_values(fn: Callable) -> None:
+    """The loss on three masks (3 of 8 pairs, all, 1 of 8)."""
     for mask in _MASKS:
-        m = mask.astype(np.float64)
-        d = _PRED.astype(np.float64) - _TARGET
-        expected = float(np.sum(m * d**2) / m.sum())
-        k = int(mask.sum())
+        expected = float(ref.masked_mse(_PRED, _TARGET, mask))
         out = _scalar(
             fn(jnp.asarray(_PRED), jnp.asarray(_TARGET), jnp.asarray(mask)), "masked_mse(...)"
         )
-        if np.isclose(out, expected, atol=1e-5):
-            continue
-        candidates = [
-            (
-                np.sum(m * d**2) / n,
-                f"with {k} of {n} pairs in the mask you divided by all {n} pairs. Divide by the "
-                f"number of masked pairs, mask.sum(): otherwise the loss shrinks as the mask "
-                f"gets sparser.",
+        expect(
+            out,
+            expected,
+            mistakes=_masked_mse_mistakes(mask),
+            otherwise=(
+                f"with pred={_PRED.tolist()}, target={_TARGET.tolist()} and mask="
+                f"{mask.astype(int).tolist()} expected {expected:.4f}, got {out:.4f}. Hint: "
+                f"jnp.sum(mask * (pred - target) ** 2) / jnp.sum(mask)."
             ),
-            (
-                np.mean(d**2),
-                "the mask is ignored: every pair counts. Multiply the squared errors by the "
-                "mask before summing, and divide by mask.sum().",
-            ),
-            (
-                np.sum(m * np.abs(d)) / m.sum(),
-                "this is the mean absolute error (L1); square the errors: (pred - target) ** 2.",
-            ),
-            (
-                np.sqrt(expected),
-                "this is the root of the mean squared error (RMSE); the loss is the MSE itself, "
-                "without the square root.",
-            ),
-            (
-                np.sum(m * d**2),
-                "this is the sum of the masked squared errors; divide it by mask.sum().",
-            ),
-        ]
-        if m.sum() < n:
-            candidates.append(
-                (
-                    np.sum((1 - m) * d**2) / (n - m.sum()),
-                    "you averaged over the pairs *outside* the mask; mask == True marks the "
-                    "pairs that count.",
-                )
-            )
-        for wrong, hint in candidates:
-            if np.isclose(out, wrong, atol=1e-5):
-                raise AssertionError(hint)
-        raise AssertionError(
-            f"with pred={_PRED.tolist()}, target={_TARGET.tolist()} and mask="
-            f"{mask.astype(int).tolist()} expected {expected:.4f}, got {out:.4f}. Hint: "
-            f"jnp.sum(mask * (pred - target) ** 2) / jnp.sum(mask)."
         )
+
+
+def _masked_mse_under_jit(fn: Callable) -> None:
+    """The loss works inside ``jax.jit`` (no boolean indexing) and gives the same value."""
     try:
         jitted = _scalar(
             jax.jit(fn)(jnp.asarray(_PRED), jnp.asarray(_TARGET), jnp.asarray(_MASKS[0])),
@@ -118,11 +102,15 @@ def _test_masked_mse(fn: Callable) -> None:
             f"multiply by the mask instead: jnp.sum(mask * (pred - target) ** 2) / "
             f"jnp.sum(mask)."
         ) from None
-    expected0 = float(ref.masked_mse(_PRED, _TARGET, _MASKS[0]))
-    if not np.isclose(jitted, expected0, atol=1e-5):
+    expected = float(ref.masked_mse(_PRED, _TARGET, _MASKS[0]))
+    if not np.isclose(jitted, expected, atol=1e-5):
         raise AssertionError(
-            f"under jax.jit masked_mse gives {jitted:.4f} instead of {expected0:.4f}."
+            f"under jax.jit masked_mse gives {jitted:.4f} instead of {expected:.4f}."
         )
+
+
+def _masked_mse_empty_mask(fn: Callable) -> None:
+    """An empty mask gives 0, not 0 / 0."""
     empty = np.zeros(len(_PRED), dtype=bool)
     out = fn(jnp.asarray(_PRED), jnp.asarray(_TARGET), jnp.asarray(empty))
     value = _scalar(out, "masked_mse(...) with an empty mask")
@@ -131,6 +119,12 @@ def _test_masked_mse(fn: Callable) -> None:
             f"with an empty mask (no pair counts) masked_mse returns {value}; return 0 there, "
             f"e.g. divide by jnp.maximum(jnp.sum(mask), 1) so there is no 0 / 0."
         )
+
+
+def _test_masked_mse(fn: Callable) -> None:
+    _masked_mse_values(fn)
+    _masked_mse_under_jit(fn)
+    _masked_mse_empty_mask(fn)
 
 
 def check_masked_mse(fn: Callable) -> Callable:
@@ -198,11 +192,10 @@ def _max_diff(a, b) -> float:
     return float(max(leaves))
 
 
-def _test_train_step(fn: Callable) -> None:
-    state, graph, users, movies, ratings = _tiny_problem()
-    step = jax.jit(fn)
+def _run_train_step(step: Callable, state: TrainState, *problem) -> tuple[TrainState, float]:
+    """One jitted step of the learner's ``train_step``: ``(new_state, loss)``, with hints."""
     try:
-        out = step(state, graph, users, movies, ratings)
+        out = step(state, *problem)
     except (NotImplementedError, AssertionError):
         raise
     except flax_errors.FlaxError as error:
@@ -230,37 +223,42 @@ def _test_train_step(fn: Callable) -> None:
             f"the first thing returned should be the new TrainState, got "
             f"{type(new_state).__name__}. state.apply_gradients(grads=grads) makes it."
         )
-    value = _scalar(loss, "the loss train_step returned")
+    return new_state, _scalar(loss, "the loss train_step returned")
 
-    def mse_pred(params) -> np.ndarray:
+
+def _check_step_loss(value: float, state: TrainState, new_state: TrainState, before: float) -> None:
+    """The returned loss is the MSE with ``state.params`` (``before``), not another one."""
+    _, graph, users, movies, ratings = _tiny_problem()
+
+    def predict(params) -> np.ndarray:
         return np.asarray(state.apply_fn({"params": params}, graph, users, movies), np.float64)
 
-    def mse(params) -> float:
-        return float(np.mean((mse_pred(params) - ratings) ** 2))
-
-    ref_state, ref_loss = _reference_step(state, graph, users, movies, ratings)
-    before = float(ref_loss)  # the MSE with state.params
-    if not np.isclose(value, before, rtol=1e-4, atol=1e-5):
-        pred0 = mse_pred(state.params)
-        if np.isclose(value, float(np.mean(np.abs(pred0 - ratings))), rtol=1e-4):
-            raise AssertionError(
-                "the loss is the mean absolute error (L1); use the mean squared error "
-                "jnp.mean((pred - ratings) ** 2)."
-            )
-        if np.isclose(value, np.sqrt(before), rtol=1e-4):
-            raise AssertionError("the loss is the RMSE; return the MSE (no square root).")
-        if np.isclose(value, mse(new_state.params), rtol=1e-4, atol=1e-5):
-            raise AssertionError(
-                "the loss returned is the one *after* the update. Return the loss that "
-                "jax.value_and_grad computed with state.params, before apply_gradients."
-            )
-        raise AssertionError(
+    pred = predict(state.params)
+    mistakes = {
+        "the loss is the mean absolute error (L1); use the mean squared error "
+        "jnp.mean((pred - ratings) ** 2).": float(np.mean(np.abs(pred - ratings))),
+        "the loss is the RMSE; return the MSE (no square root).": np.sqrt(before),
+        "the loss returned is the one *after* the update. Return the loss that "
+        "jax.value_and_grad computed with state.params, before apply_gradients.": float(
+            np.mean((predict(new_state.params) - ratings) ** 2)
+        ),
+    }
+    expect(
+        value,
+        before,
+        rtol=1e-4,
+        mistakes=mistakes,
+        otherwise=(
             f"on a 7-rating test graph the mean squared error with state.params is "
             f"{before:.4f}, but train_step returned {value:.4f}. Compute "
             f"pred = state.apply_fn({{'params': params}}, graph, users, movies) inside loss_fn."
-        )
-    moved = _max_diff(new_state.params, state.params)
-    if moved == 0.0:
+        ),
+    )
+
+
+def _check_step_update(state: TrainState, new_state: TrainState, ref_state: TrainState) -> None:
+    """The update is one optimiser step on the gradient, counted in ``state.step``."""
+    if _max_diff(new_state.params, state.params) == 0.0:
         raise AssertionError(
             "the parameters did not change. Compute the gradients with "
             "jax.value_and_grad(loss_fn)(state.params) and return "
@@ -272,26 +270,40 @@ def _test_train_step(fn: Callable) -> None:
             f"parameters with state.apply_gradients(grads=grads): it runs the optimiser, keeps "
             f"its state (Adam's moments) and counts the step."
         )
-    if _max_diff(new_state.params, ref_state.params) > 1e-5:
-        mirrored = jax.tree_util.tree_map(lambda p, r: 2 * p - r, state.params, ref_state.params)
-        if _max_diff(new_state.params, mirrored) < 1e-5:
-            raise AssertionError(
-                "the parameters moved *up* the gradient: the loss will grow. Pass the "
-                "gradients themselves to state.apply_gradients; the optimiser subtracts them."
-            )
+    if _max_diff(new_state.params, ref_state.params) <= 1e-5:
+        return
+    mirrored = jax.tree_util.tree_map(lambda p, r: 2 * p - r, state.params, ref_state.params)
+    if _max_diff(new_state.params, mirrored) < 1e-5:
         raise AssertionError(
-            "the update differs from one optimiser step on the gradient of the MSE with "
-            "respect to state.params. Use loss, grads = jax.value_and_grad(loss_fn)(state.params)."
+            "the parameters moved *up* the gradient: the loss will grow. Pass the gradients "
+            "themselves to state.apply_gradients; the optimiser subtracts them."
         )
+    raise AssertionError(
+        "the update differs from one optimiser step on the gradient of the MSE with "
+        "respect to state.params. Use loss, grads = jax.value_and_grad(loss_fn)(state.params)."
+    )
+
+
+def _check_loss_goes_down(step: Callable, state: TrainState, *problem) -> None:
     losses = []
     for _ in range(15):
-        state, loss = step(state, graph, users, movies, ratings)
+        state, loss = step(state, *problem)
         losses.append(float(loss))
     if not losses[-1] < losses[0]:
         raise AssertionError(
             f"over 15 steps the loss went from {losses[0]:.3f} to {losses[-1]:.3f}; it "
             f"should go down."
         )
+
+
+def _test_train_step(fn: Callable) -> None:
+    state, *problem = _tiny_problem()
+    step = jax.jit(fn)
+    new_state, value = _run_train_step(step, state, *problem)
+    ref_state, ref_loss = _reference_step(state, *problem)
+    _check_step_loss(value, state, new_state, before=float(ref_loss))
+    _check_step_update(state, new_state, ref_state)
+    _check_loss_goes_down(step, state, *problem)
 
 
 def check_train_step(fn: Callable) -> Callable:
