@@ -87,15 +87,18 @@ def _as_int_array(x: object, what: str) -> np.ndarray:
     return arr
 
 
-def _test_bipartite_edges(fn: Callable) -> None:
-    out = fn(_USERS.copy(), _MOVIES.copy())
+def _edge_lists(out: object) -> tuple[np.ndarray, np.ndarray]:
+    """The learner's ``(senders, receivers)`` as two 1-D integer arrays, with hints."""
     assert out is not None, "bipartite_edges(...) returned None: did you forget the `return`?"
     if not (isinstance(out, tuple | list) and len(out) == 2):
         raise AssertionError(
             f"bipartite_edges(...) should return a pair (senders, receivers), got {type(out)}."
         )
-    senders = _as_int_array(out[0], "senders")
-    receivers = _as_int_array(out[1], "receivers")
+    return _as_int_array(out[0], "senders"), _as_int_array(out[1], "receivers")
+
+
+def _test_bipartite_edges(fn: Callable) -> None:
+    senders, receivers = _edge_lists(fn(_USERS.copy(), _MOVIES.copy()))
     exp_s, exp_r = ref.bipartite_edges(_USERS, _MOVIES)
     e = len(_USERS)
     where = "users [0, 0, 1, 2] and movies [3, 4, 4, 5]"
