@@ -280,6 +280,22 @@ def test_unbalanced_markers_are_an_error() -> None:
         notebooks.stub_source("def f():\n    return 1\n    ### END SOLUTION\n")
 
 
+def test_appendix_notebooks_are_built_and_numbered(course: Path) -> None:
+    """A1_name.ipynb is a course notebook (after the lessons); its stubs say 'Exercise A1.k'."""
+    nb = _solution_notebook()
+    nb.cells[2].source = nb.cells[2].source.replace("Exercise 1.1", "Exercise A1.1")
+    nbformat.write(nb, course / "solutions" / "A1_appendix.ipynb")
+    (course / "solutions" / "notes.ipynb").write_text("not a course notebook")
+    assert [p.name for p in paths.solution_notebooks(course)] == [
+        "01_tiny.ipynb",
+        "A1_appendix.ipynb",
+    ]
+    assert paths.exercise_prefix(course / "solutions" / "A1_appendix.ipynb") == "A1"
+    notebooks.build(course)
+    student = _read(course / "notebooks" / "A1_appendix.ipynb")
+    assert 'raise NotImplementedError("Exercise A1.1: Sparsity' in _body(student)[2].source
+
+
 # --- the command line -----------------------------------------------------------------------
 
 
@@ -449,15 +465,15 @@ def _exercise_cells(path: Path) -> list[tuple[int, nbformat.NotebookNode]]:
     ]
 
 
-def _stub_problems(paths: list[Path]) -> list[str]:
+def _stub_problems(notebook_paths: list[Path]) -> list[str]:
     """What is wrong with the stubs of these student notebooks (empty when all is well).
 
     Each exercise cell must hold functions whose solution became a stub, and calling each
     function (with stand-in arguments) must raise NotImplementedError("Exercise N.k: ...").
     """
     problems = []
-    for path in paths:
-        number = int(path.name[:2])
+    for path in notebook_paths:
+        number = paths.exercise_prefix(path)
         cells = _exercise_cells(path)
         if not cells:
             problems.append(f"{path.name}: no exercise cells")
@@ -469,7 +485,7 @@ def _stub_problems(paths: list[Path]) -> list[str]:
             if not messages:
                 problems.append(f"{where}: no `raise NotImplementedError(...)` stub")
             for _, message in messages:
-                if not re.match(rf"Exercise {number}\.\d+: \S", message):
+                if not re.match(rf"Exercise {re.escape(number)}\.\d+: \S", message):
                     problems.append(
                         f"{where}: stub message {message!r} should be 'Exercise {number}.k: …'"
                     )

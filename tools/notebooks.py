@@ -40,7 +40,7 @@ CHECK_OUTPUT_TAG = "nbval-check-output"
 FALLBACK_REPOSITORY = "https://github.com/gnnrec-course/gnnrec-course"
 PROG = "gnnrec-course"
 
-_EXERCISE_TITLE = re.compile(r"Exercise (\d+\.\d+):\s*([^\n\"']*)")
+_EXERCISE_TITLE = re.compile(r"Exercise ([A-Z]?\d+\.\d+):\s*([^\n\"']*)")
 
 
 def repository_url() -> str:
