@@ -16,6 +16,7 @@ unknown key with a one-line message listing the valid ones.
 from __future__ import annotations
 
 import dataclasses
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -125,7 +126,7 @@ class TrainConfig:
 
 
 def _at_least_one(config: Any, key: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ConfigError(
             f"{type(config).__name__}.{key} must be a whole number >= 1, got {value!r}."
         )

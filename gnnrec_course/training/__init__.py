@@ -1,4 +1,68 @@
-"""Training (being split into small modules; see the next commit)."""
+"""Training: losses, the train state and jitted steps, the ``fit`` loop, the one-call pipeline.
 
-from .state import *  # noqa: F403
-from .state import __all__, _edge_arrays  # noqa: F401
+Modules, each with one job:
+
+* :mod:`~gnnrec_course.training.losses`: masked MSE / L1 losses and :data:`LOSSES`;
+* :mod:`~gnnrec_course.training.state`: ``TrainState``, optimizer, jitted ``train_step`` /
+  ``eval_step``, ``predict``, ``evaluate``;
+* :mod:`~gnnrec_course.training.fit`: :func:`fit` (full batch, early stopping) and
+  :class:`FitResult`;
+* :mod:`~gnnrec_course.training.timing`: :func:`epoch_seconds`, the epoch timing of the doctor
+  and the benchmark;
+* :mod:`~gnnrec_course.training.pipeline`: :func:`train_default` (data to tested model, with a
+  model of the registry :data:`gnnrec_course.config.MODELS`) and :class:`TrainResult`.
+
+Typical use::
+
+    result = fit(model, graph, train_edges, val_edges, epochs=300, learning_rate=1e-2)
+    preds = predict(result.state, graph, test_edges.users, test_edges.movies)
+"""
+
+from .fit import FitResult, fit
+from .losses import LOSSES, get_loss, masked_l1_loss, masked_mse_loss
+from .pipeline import (
+    DEFAULT_HPARAMS,
+    MODEL_NAMES,
+    TUTORIAL_HPARAMS,
+    TrainResult,
+    build_model,
+    train_default,
+)
+from .state import (
+    TrainState,
+    as_device_graph,
+    create_train_state,
+    edge_arrays,
+    eval_step,
+    evaluate,
+    make_optimizer,
+    predict,
+    train_step,
+)
+from .timing import EpochTiming, epoch_seconds
+
+__all__ = [
+    "DEFAULT_HPARAMS",
+    "EpochTiming",
+    "FitResult",
+    "LOSSES",
+    "MODEL_NAMES",
+    "TUTORIAL_HPARAMS",
+    "TrainResult",
+    "TrainState",
+    "as_device_graph",
+    "build_model",
+    "create_train_state",
+    "edge_arrays",
+    "epoch_seconds",
+    "eval_step",
+    "evaluate",
+    "fit",
+    "get_loss",
+    "make_optimizer",
+    "masked_l1_loss",
+    "masked_mse_loss",
+    "predict",
+    "train_default",
+    "train_step",
+]
