@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from .errors import InvalidArgumentError, NotFittedError
 from .metrics import mae, rmse
 
 if TYPE_CHECKING:
@@ -39,14 +40,14 @@ def _check_frame(df: pd.DataFrame, *, need_rating: bool) -> None:
     need = _COLUMNS if need_rating else _COLUMNS[:2]
     missing = [c for c in need if c not in df.columns]
     if missing:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"ratings DataFrame lacks column(s) {missing}; expected {list(need)} "
             "(as returned by gnnrec_course.data.load_ratings)."
         )
 
 
-def _not_fitted(name: str) -> RuntimeError:
-    return RuntimeError(f"{name} is not fitted yet: call .fit(train_df) before .predict(df).")
+def _not_fitted(name: str) -> NotFittedError:
+    return NotFittedError(f"{name} is not fitted yet: call .fit(train_df) before .predict(df).")
 
 
 class GlobalMean:
@@ -64,7 +65,7 @@ class GlobalMean:
         """Fit on ratings ``train_df`` (columns user_id, movie_id, rating); returns self."""
         _check_frame(train_df, need_rating=True)
         if len(train_df) == 0:
-            raise ValueError("Cannot fit a baseline on an empty ratings DataFrame.")
+            raise InvalidArgumentError("Cannot fit a baseline on an empty ratings DataFrame.")
         r = train_df["rating"].to_numpy(dtype=np.float64)
         self.mu = float(r.mean())
         self.rating_min, self.rating_max = float(r.min()), float(r.max())
@@ -83,7 +84,7 @@ class _IndexedBaseline:
     def _index(self, train_df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         _check_frame(train_df, need_rating=True)
         if len(train_df) == 0:
-            raise ValueError("Cannot fit a baseline on an empty ratings DataFrame.")
+            raise InvalidArgumentError("Cannot fit a baseline on an empty ratings DataFrame.")
         self._users = pd.Index(np.unique(train_df["user_id"].to_numpy()))
         self._movies = pd.Index(np.unique(train_df["movie_id"].to_numpy()))
         u = self._users.get_indexer(train_df["user_id"].to_numpy())
@@ -275,7 +276,9 @@ class MatrixFactorization(_IndexedBaseline):
         init_scale: float = 0.1,
     ) -> None:
         if dim <= 0 or epochs <= 0:
-            raise ValueError(f"dim and epochs must be positive; got dim={dim}, epochs={epochs}.")
+            raise InvalidArgumentError(
+                f"dim and epochs must be positive; got dim={dim}, epochs={epochs}."
+            )
         self.dim, self.reg, self.reg_bias = int(dim), float(reg), float(reg_bias)
         self.epochs, self.seed, self.init_scale = int(epochs), int(seed), float(init_scale)
         self.mu: float | None = None

@@ -22,6 +22,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from gnnrec_course.errors import one_line
+
 # (distribution name, module to import) of every library the course needs.
 REQUIRED_LIBRARIES: tuple[tuple[str, str], ...] = (
     ("jax", "jax"),
@@ -81,10 +83,6 @@ def _version(distribution: str) -> str | None:
         return None
 
 
-def _one_line(text: object) -> str:
-    return " ".join(str(text).split())
-
-
 def check_python(problems: list[str]) -> dict[str, Any]:
     """The interpreter: version, executable and platform."""
     version = platform.python_version()
@@ -131,7 +129,7 @@ def check_libraries(problems: list[str], warnings: list[str]) -> dict[str, Any]:
             importlib.import_module(module)
             entry["imports"] = True
         except Exception as error:  # noqa: BLE001 - any failure to import is the finding
-            entry["error"] = _one_line(f"{type(error).__name__}: {error}")
+            entry["error"] = one_line(f"{type(error).__name__}: {error}")
             problems.append(
                 f"{distribution} cannot be imported ({entry['error']}): install the course's "
                 'libraries with `make lab` (or `pip install -e ".[lab]"` in the repository).'
@@ -155,7 +153,7 @@ def check_libraries(problems: list[str], warnings: list[str]) -> dict[str, Any]:
         try:
             importlib.import_module(module)
         except Exception as error:  # noqa: BLE001
-            message = _one_line(f"{type(error).__name__}: {error}")
+            message = one_line(f"{type(error).__name__}: {error}")
             course[module] = message
             if all(entry["imports"] for entry in required.values()):
                 problems.append(
@@ -176,7 +174,7 @@ def check_jax() -> dict[str, Any]:
             "devices": [f"{d.platform}:{d.id} ({d.device_kind})" for d in devices],
         }
     except Exception as error:  # noqa: BLE001
-        return {"backend": None, "devices": [], "error": _one_line(error)}
+        return {"backend": None, "devices": [], "error": one_line(error)}
 
 
 def _where_data_dir_comes_from() -> str:
@@ -192,7 +190,7 @@ def check_datasets(problems: list[str], warnings: list[str]) -> dict[str, Any]:
     try:
         from gnnrec_course import data
     except Exception as error:  # noqa: BLE001 - reported by check_libraries already
-        return {"dir": None, "source": None, "error": _one_line(error), "datasets": {}}
+        return {"dir": None, "source": None, "error": one_line(error), "datasets": {}}
     root = data.data_dir()
     datasets: dict[str, Any] = {}
     for name, spec in data.DATASETS.items():
@@ -226,16 +224,15 @@ def check_datasets(problems: list[str], warnings: list[str]) -> dict[str, Any]:
                         f"`gnnrec-course data download --dataset {name}`."
                     )
                 if name == "ml-100k":
-                    folds = [f"u{k}" for k in range(1, 6)]
-                    missing = [f for f in folds if not (folder / f"{f}.base").is_file()]
-                    entry["folds"] = [f for f in folds if f not in missing]
+                    missing = [f for f in data.FOLDS if not (folder / f"{f}.base").is_file()]
+                    entry["folds"] = [f for f in data.FOLDS if f not in missing]
                     if missing:
                         warnings.append(
                             f"ml-100k in {folder} lacks the official folds {', '.join(missing)}"
                             " (uN.base/uN.test): split='u1'..'u5' will fail."
                         )
             except Exception as error:  # noqa: BLE001 - a broken copy is the finding
-                entry["error"] = _one_line(error)
+                entry["error"] = one_line(error)
                 if name == REQUIRED_DATASET:
                     problems.append(
                         f"{name} in {folder} cannot be read ({entry['error']}): delete that "
@@ -336,7 +333,7 @@ def check_timing(
     try:
         timing = time_training(epochs)
     except Exception as error:  # noqa: BLE001 - any failure is the finding
-        message = _one_line(f"{type(error).__name__}: {error}")
+        message = one_line(f"{type(error).__name__}: {error}")
         problems.append(
             f"a short training run of the default model failed ({message}): check the versions "
             "above against pyproject.toml, or run `make test` to see where it breaks."

@@ -21,6 +21,8 @@ from collections.abc import Collection, Sequence
 
 import numpy as np
 
+from .errors import InvalidArgumentError
+
 __all__ = [
     "rmse",
     "mae",
@@ -36,9 +38,11 @@ def _pair(pred, target) -> tuple[np.ndarray, np.ndarray]:
     p = np.asarray(pred, dtype=np.float64).reshape(-1)
     t = np.asarray(target, dtype=np.float64).reshape(-1)
     if p.shape != t.shape:
-        raise ValueError(f"pred has {p.size} values but target has {t.size}; they must match.")
+        raise InvalidArgumentError(
+            f"pred has {p.size} values but target has {t.size}; they must match."
+        )
     if p.size == 0:
-        raise ValueError("rmse/mae need at least one prediction; got empty arrays.")
+        raise InvalidArgumentError("rmse/mae need at least one prediction; got empty arrays.")
     return p, t
 
 
@@ -57,7 +61,7 @@ def mae(pred, target) -> float:
 def _check_k(k: int) -> int:
     k = int(k)
     if k <= 0:
-        raise ValueError(f"k must be a positive number of recommendations; got {k}.")
+        raise InvalidArgumentError(f"k must be a positive number of recommendations; got {k}.")
     return k
 
 
@@ -79,7 +83,7 @@ def hits_at_k(
     """
     k = _check_k(k)
     if len(recommended) != len(relevant):
-        raise ValueError(
+        raise InvalidArgumentError(
             f"recommended has {len(recommended)} users but relevant has {len(relevant)};"
             " give one list and one set per user."
         )
@@ -114,7 +118,7 @@ def ranking_from_hits(hits: np.ndarray, n_relevant: np.ndarray) -> dict[str, flo
     hits = np.asarray(hits, dtype=bool)
     n_relevant = np.asarray(n_relevant, dtype=np.int64).reshape(-1)
     if hits.ndim != 2 or hits.shape[0] != n_relevant.shape[0]:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"hits must be [users, k] and n_relevant [users]; got {hits.shape} and "
             f"{n_relevant.shape}."
         )

@@ -1,12 +1,14 @@
 """Small matplotlib helpers the notebooks share.
 
 Every function draws on the ``ax`` it is given (or on a new figure when ``ax`` is None) and
-returns that ``matplotlib.axes.Axes``, so a notebook can add titles or combine plots:
+returns that ``matplotlib.axes.Axes`` (``plot_history``: a pair of them), so a notebook can add
+titles or combine plots:
 
 - :func:`plot_rating_histogram`: how often each rating value occurs;
 - :func:`plot_long_tail`: ratings per user and per movie, sorted, on a log scale;
 - :func:`draw_user_subgraph`: the bipartite graph around one user (networkx drawing);
-- :func:`plot_history`: training curves from a ``history`` dict;
+- :func:`plot_history`: training loss and validation metric from a ``history`` dict, on two
+  labelled axes;
 - :func:`plot_embedding_map`: 2-D points (e.g. projected embeddings) coloured by label.
 
 Only matplotlib (and networkx for the subgraph) is used; nothing is shown or saved here.
@@ -20,6 +22,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+
+from .errors import InvalidArgumentError, UnknownUserError
 
 __all__ = [
     "draw_user_subgraph",
@@ -98,6 +102,74 @@ def plot_long_tail(
     return ax
 
 
+def _neighbourhood(
+    ratings: pd.DataFrame, user_id: int, max_movies: int, max_other_users: int, seed: int
+) -> tuple[list[int], list[int], pd.DataFrame]:
+    """The user's (sampled) movies, the other users who rated most of them, and those ratings."""
+    mine = ratings[ratings["user_id"] == user_id]
+    if mine.empty:
+        raise UnknownUserError(f"User {user_id} has no rating in this table; pick another user id.")
+    if len(mine) > max_movies:
+        mine = mine.sample(n=max_movies, random_state=seed)
+    movies = mine["movie_id"].tolist()
+    shared = ratings[ratings["movie_id"].isin(movies) & (ratings["user_id"] != user_id)]
+    others = shared["user_id"].value_counts().head(max_other_users).index.tolist()
+    return movies, others, pd.concat([mine, shared[shared["user_id"].isin(others)]])
+
+
+def _short_title(movie_id: int, titles: Mapping[int, str] | pd.Series | None) -> str:
+    """A movie's title cut to 18 characters, or "movie <id>" without titles."""
+    if titles is None or movie_id not in titles:
+        return f"movie {movie_id}"
+    name = str(titles[movie_id])
+    return name if len(name) <= 18 else name[:17] + "…"
+
+
+def _three_columns(columns: Sequence[list[str]]) -> dict[str, tuple[float, float]]:
+    """Positions of nodes in columns at x = 0, 1, 2, ..., each column centred on y = 0."""
+    pos: dict[str, tuple[float, float]] = {}
+    for x, column in enumerate(columns):
+        for i, node in enumerate(column):
+            pos[node] = (float(x), (len(column) - 1) / 2 - i)
+    return pos
+
+
+def _draw_rating_graph(
+    g, pos: dict, labels: dict, users: list[str], movies: list[str], scale: tuple, ax: Axes
+) -> None:
+    """Users as orange circles, movies as blue squares, edges coloured and labelled by rating."""
+    import networkx as nx
+
+    lo, hi = scale
+    nx.draw_networkx_nodes(g, pos, nodelist=users, node_color="tab:orange", ax=ax)
+    nx.draw_networkx_nodes(g, pos, nodelist=movies, node_color="tab:blue", node_shape="s", ax=ax)
+    nx.draw_networkx_edges(
+        g,
+        pos,
+        edge_color=[d["rating"] for _, _, d in g.edges(data=True)],
+        edge_cmap=plt.cm.coolwarm,
+        edge_vmin=lo,
+        edge_vmax=hi,
+        width=1.5,
+        ax=ax,
+    )
+    nx.draw_networkx_labels(
+        g,
+        {n: (x, y + 0.28) for n, (x, y) in pos.items()},
+        labels=labels,
+        font_size=8,
+        bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1},
+        ax=ax,
+    )
+    nx.draw_networkx_edge_labels(
+        g,
+        pos,
+        edge_labels={(a, b): f"{d['rating']:g}" for a, b, d in g.edges(data=True)},
+        font_size=7,
+        ax=ax,
+    )
+
+
 def draw_user_subgraph(
     ratings: pd.DataFrame,
     user_id: int,
@@ -128,104 +200,91 @@ def draw_user_subgraph(
       The axes.
 
     Raises:
-      ValueError: if ``user_id`` has no rating in ``ratings``.
+      UnknownUserError: if ``user_id`` has no rating in ``ratings``.
     """
     import networkx as nx  # imported here: only this helper needs it
 
-    mine = ratings[ratings["user_id"] == user_id]
-    if mine.empty:
-        raise ValueError(f"User {user_id} has no rating in this table; pick another user id.")
-    if len(mine) > max_movies:
-        mine = mine.sample(n=max_movies, random_state=seed)
-    movies = mine["movie_id"].tolist()
-    shared = ratings[ratings["movie_id"].isin(movies) & (ratings["user_id"] != user_id)]
-    top = shared["user_id"].value_counts().head(max_other_users).index.tolist()
-    edges = pd.concat([mine, shared[shared["user_id"].isin(top)]])
-
-    def movie_label(m: int) -> str:
-        if titles is None or m not in titles:
-            return f"movie {m}"
-        name = str(titles[m])
-        return name if len(name) <= 18 else name[:17] + "…"
-
+    movies, others, edges = _neighbourhood(ratings, user_id, max_movies, max_other_users, seed)
+    users = [f"u{user_id}", *(f"u{u}" for u in others)]
+    movie_nodes = [f"m{m}" for m in movies]
+    labels = {n: f"user {n[1:]}" for n in users}
+    labels.update({f"m{m}": _short_title(m, titles) for m in movies})
+    pos = _three_columns([users[:1], movie_nodes, users[1:]])
     g = nx.Graph()
-    left, right = [f"u{user_id}"], [f"u{u}" for u in top]
-    middle = [f"m{m}" for m in movies]
-    labels = {n: f"user {n[1:]}" for n in left + right}
-    labels.update({f"m{m}": movie_label(m) for m in movies})
-    pos: dict[str, tuple[float, float]] = {}
-    for x, column in ((0.0, left), (1.0, middle), (2.0, right)):
-        for i, node in enumerate(column):
-            g.add_node(node)
-            pos[node] = (x, (len(column) - 1) / 2 - i)
+    g.add_nodes_from(pos)
     for row in edges.itertuples(index=False):
         g.add_edge(f"u{row.user_id}", f"m{row.movie_id}", rating=float(row.rating))
 
     ax = _axes(ax, figsize=(9.0, 4.5))
-    colours = [d["rating"] for _, _, d in g.edges(data=True)]
-    lo, hi = float(ratings["rating"].min()), float(ratings["rating"].max())
-    nx.draw_networkx_nodes(g, pos, nodelist=left + right, node_color="tab:orange", ax=ax)
-    nx.draw_networkx_nodes(g, pos, nodelist=middle, node_color="tab:blue", node_shape="s", ax=ax)
-    nx.draw_networkx_edges(
-        g,
-        pos,
-        edge_color=colours,
-        edge_cmap=plt.cm.coolwarm,
-        edge_vmin=lo,
-        edge_vmax=hi,
-        width=1.5,
-        ax=ax,
-    )
-    label_pos = {n: (x, y + 0.28) for n, (x, y) in pos.items()}
-    nx.draw_networkx_labels(
-        g,
-        label_pos,
-        labels=labels,
-        font_size=8,
-        bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1},
-        ax=ax,
-    )
-    nx.draw_networkx_edge_labels(
-        g,
-        pos,
-        edge_labels={(a, b): f"{d['rating']:g}" for a, b, d in g.edges(data=True)},
-        font_size=7,
-        ax=ax,
-    )
+    scale = (float(ratings["rating"].min()), float(ratings["rating"].max()))
+    _draw_rating_graph(g, pos, labels, users, movie_nodes, scale, ax)
     ax.set_title(f"Ratings around user {user_id} (label = rating; red = high, blue = low)")
     ax.set_axis_off()
     return ax
 
 
+# y-axis labels (with units) of the series that ``training.fit`` records.
+HISTORY_LABELS = {
+    "train_loss": "training loss",
+    "val_rmse": "validation RMSE (stars)",
+    "val_mae": "validation MAE (stars)",
+}
+
+
+def _series(history: Mapping[str, Sequence[float]], key: str) -> np.ndarray:
+    if key not in history:
+        keys = ", ".join(repr(k) for k in history if k != "epoch") or "none"
+        raise InvalidArgumentError(f"history has no series {key!r}; its series are {keys}.")
+    return np.asarray(history[key], dtype=np.float64)
+
+
 def plot_history(
     history: Mapping[str, Sequence[float]],
     *,
-    ax: Axes | None = None,
+    loss: str = "train_loss",
+    metric: str = "val_rmse",
+    loss_label: str | None = None,
+    axes: Sequence[Axes] | None = None,
     title: str = "Training history",
-) -> Axes:
-    """Training curves: every series in ``history`` against ``history["epoch"]``.
+    label: str | None = None,
+) -> tuple[Axes, Axes]:
+    """Training curves on two labelled axes: training loss (left), validation metric (right).
+
+    The two quantities have different units and scales, so each gets its own axes.
 
     Args:
-      history: e.g. ``{"epoch": [1, 2, ...], "train_loss": [...], "val_rmse": [...]}``; all
-        series have the same length ``[T]``. Without an ``"epoch"`` key epochs are 1..T.
-      ax: axes to draw on; a new figure when None.
-      title: axes title.
+      history: e.g. ``{"epoch": [1, 2, ...], "train_loss": [...], "val_rmse": [...]}``, as
+        ``training.fit`` records it; series of length ``[T]``. Without ``"epoch"``, 1..T.
+      loss: the key of the training loss.
+      metric: the key of the validation metric (its label gives the unit, e.g. stars).
+      loss_label: the loss axis label with its unit, e.g. ``"training MSE (stars²)"`` or
+        ``"training L1 loss (stars)"``; default :data:`HISTORY_LABELS` or the key.
+      axes: two axes to draw on (e.g. to overlay several runs); a new figure when None.
+      title: figure title.
+      label: legend entry of these curves, for overlaying runs (no legend when None).
 
     Returns:
-      The axes, one line per series (labelled by its key).
+      ``(loss_axes, metric_axes)``.
     """
-    series = {k: np.asarray(v, dtype=np.float64) for k, v in history.items() if k != "epoch"}
-    if not series:
-        raise ValueError("history has no series to plot besides 'epoch'.")
-    length = len(next(iter(series.values())))
-    epochs = np.asarray(history.get("epoch", np.arange(1, length + 1)))
-    ax = _axes(ax)
-    for name, values in series.items():
-        ax.plot(epochs[: len(values)], values, label=name)
-    ax.set_xlabel("epoch")
-    ax.set_title(title)
-    ax.legend()
-    return ax
+    loss_values, metric_values = _series(history, loss), _series(history, metric)
+    epochs = np.asarray(history.get("epoch", np.arange(1, len(loss_values) + 1)))
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(10.0, 3.5), layout="constrained")
+    loss_ax, metric_ax = axes
+    series = (
+        (loss_ax, loss_values, loss_label or HISTORY_LABELS.get(loss, loss), "tab:blue"),
+        (metric_ax, metric_values, HISTORY_LABELS.get(metric, metric), "tab:orange"),
+    )
+    for ax, values, y_label, colour in series:
+        ax.plot(epochs[: len(values)], values, label=label, color=None if label else colour)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(y_label)
+        name = y_label.split(" (")[0]  # the label without its unit
+        ax.set_title(name[0].upper() + name[1:])
+        if label is not None:
+            ax.legend()
+    loss_ax.figure.suptitle(title)
+    return loss_ax, metric_ax
 
 
 def plot_embedding_map(
@@ -252,14 +311,16 @@ def plot_embedding_map(
     """
     xy = np.asarray(xy, dtype=np.float64)
     if xy.ndim != 2 or xy.shape[1] != 2:
-        raise ValueError(f"xy must have shape [K, 2]; got {xy.shape}.")
+        raise InvalidArgumentError(f"xy must have shape [K, 2]; got {xy.shape}.")
     ax = _axes(ax, figsize=(6.5, 5.0))
     if labels is None:
         ax.scatter(xy[:, 0], xy[:, 1], s=8, alpha=0.7)
     else:
         lab = pd.Series(np.asarray(labels, dtype=object).reshape(-1)).astype(str)
         if len(lab) != len(xy):
-            raise ValueError(f"labels has {len(lab)} entries but xy has {len(xy)} points.")
+            raise InvalidArgumentError(
+                f"labels has {len(lab)} entries but xy has {len(xy)} points."
+            )
         keep = lab.value_counts().index[:max_legend]
         lab = lab.where(lab.isin(keep), "other")
         for name in [*keep, "other"]:

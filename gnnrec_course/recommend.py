@@ -101,7 +101,7 @@ def score_matrix(
         movies = np.tile(movie_nodes, len(chunk))
         scores = np.asarray(score_fn(users, movies), dtype=np.float32).reshape(-1)
         if scores.shape[0] != users.shape[0]:
-            raise ValueError(
+            raise RecommendError(
                 f"score_fn returned {scores.shape[0]} scores for {users.shape[0]} pairs; "
                 "it must return one score per (user, movie) pair."
             )
@@ -191,11 +191,12 @@ class Recommender:
     ) -> Recommender:
         """A recommender for a trained flax model from :mod:`gnnrec_course.models`.
 
-        Scores are ``model.apply(params, graph, users, movies)`` (jitted, in padded chunks);
-        embeddings are ``model.apply(params, graph, method=model.encode)``. ``params`` may be
-        the variables dict (``{"params": ...}``) or the bare parameters (``state.params``).
-        When the model has a ``decode(z, users, movies)`` method that agrees with a full
-        forward pass, the node embeddings are computed once and only decoded per chunk.
+        Every model there predicts through one path, ``model(graph, users, movies) ==
+        model.decode(model.encode(graph), users, movies)``, so the node embeddings are
+        computed once (``model.apply(params, graph, method=model.encode)``, also the
+        embeddings of :meth:`similar_movies`) and only decoded per chunk of pairs (jitted, in
+        padded chunks). ``params`` may be the variables dict (``{"params": ...}``) or the bare
+        parameters (``state.params``).
         """
         import jax
 
@@ -204,12 +205,12 @@ class Recommender:
         )
 
         @jax.jit
-        def _forward(v, g, users, movies):
-            return model.apply(v, g, users, movies)
-
-        @jax.jit
         def _encode(v, g):
             return model.apply(v, g, method=model.encode)
+
+        @jax.jit
+        def _decode(v, z, users, movies):
+            return model.apply(v, z, users, movies, method=model.decode)
 
         cache: dict[str, np.ndarray] = {}
 
@@ -218,29 +219,10 @@ class Recommender:
                 cache["z"] = np.asarray(_encode(variables, graph))
             return cache["z"]
 
-        def full_score(users: np.ndarray, movies: np.ndarray) -> np.ndarray:
-            return np.asarray(_forward(variables, graph, users, movies))
+        def decode_score(users: np.ndarray, movies: np.ndarray) -> np.ndarray:
+            return np.asarray(_decode(variables, embedding_fn(), users, movies))
 
-        score = _padded(full_score)
-        if hasattr(model, "decode"):
-
-            @jax.jit
-            def _decode(v, z, users, movies):
-                return model.apply(v, z, users, movies, method=model.decode)
-
-            def decode_score(users: np.ndarray, movies: np.ndarray) -> np.ndarray:
-                return np.asarray(_decode(variables, embedding_fn(), users, movies))
-
-            n = min(maps.num_users, maps.num_movies, 8)
-            probe_u = np.arange(n, dtype=np.int32)
-            probe_m = (maps.num_users + np.arange(n)).astype(np.int32)
-            try:
-                if np.allclose(
-                    decode_score(probe_u, probe_m), full_score(probe_u, probe_m), atol=1e-4
-                ):
-                    score = _padded(decode_score)
-            except Exception:  # a decode with another signature: keep the full forward pass
-                pass
+        score = _padded(decode_score)
         return cls(score, maps, movies_df, seen_ratings_df, embedding_fn=embedding_fn)
 
     # -- queries ---------------------------------------------------------------------------
@@ -292,7 +274,7 @@ class Recommender:
         if self._embeddings is None:
             z = np.asarray(self.embedding_fn(), dtype=np.float32)
             if z.ndim != 2 or z.shape[0] not in (self.maps.num_nodes, self.maps.num_movies):
-                raise ValueError(
+                raise RecommendError(
                     f"embedding_fn returned shape {z.shape}; expected [N={self.maps.num_nodes}, D]"
                     f" node embeddings (or [M={self.maps.num_movies}, D])."
                 )

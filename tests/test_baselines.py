@@ -12,6 +12,7 @@ from gnnrec_course.baselines import (
     MatrixFactorization,
     evaluate_baselines,
 )
+from gnnrec_course.errors import CourseError, NotFittedError
 from gnnrec_course.graph import RatingSplit
 from gnnrec_course.metrics import mae, rmse
 
@@ -151,14 +152,18 @@ def test_predictions_are_clipped_to_training_range(cls):
 
 def test_predict_before_fit_and_bad_frames_raise():
     df, _ = planted()
-    with pytest.raises(RuntimeError, match="fit"):
+    with pytest.raises(NotFittedError, match=r"call \.fit\(train_df\)"):
         BiasBaseline().predict(df)
-    with pytest.raises(RuntimeError, match="fit"):
+    with pytest.raises(NotFittedError, match=r"call \.fit\(train_df\)"):
         GlobalMean().predict(df)
-    with pytest.raises(ValueError, match="rating"):
+    with pytest.raises(NotFittedError, match="not fitted"):
+        _ = BiasBaseline().user_bias
+    with pytest.raises(CourseError, match="rating"):
         BiasBaseline().fit(df.drop(columns="rating"))
-    with pytest.raises(ValueError, match="empty"):
+    with pytest.raises(CourseError, match="empty"):
         MatrixFactorization().fit(df.iloc[:0])
+    with pytest.raises(CourseError, match="must be positive"):
+        MatrixFactorization(dim=0)
 
 
 def test_evaluate_baselines_returns_rmse_and_mae_for_each():

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from gnnrec_course.errors import CourseError
 from gnnrec_course.metrics import (
     hits_at_k,
     mae,
@@ -29,9 +30,9 @@ def test_rmse_and_mae_hand_computed():
 
 def test_rmse_zero_for_perfect_prediction_and_shape_mismatch_raises():
     assert rmse([1, 2, 3], [1, 2, 3]) == 0.0
-    with pytest.raises(ValueError, match="must match"):
+    with pytest.raises(CourseError, match="must match"):
         rmse([1, 2], [1, 2, 3])
-    with pytest.raises(ValueError, match="empty"):
+    with pytest.raises(CourseError, match="empty"):
         mae([], [])
 
 
@@ -91,7 +92,9 @@ def test_hits_and_ranking_from_hits_agree_with_wrappers():
 
 
 def test_bad_k_and_mismatched_users_raise():
-    with pytest.raises(ValueError, match="k must be"):
+    with pytest.raises(CourseError, match="k must be"):
         precision_at_k(RECS, REL, 0)
-    with pytest.raises(ValueError, match="one list and one set per user"):
+    with pytest.raises(CourseError, match="one list and one set per user"):
         recall_at_k(RECS, REL[:1], 2)
+    with pytest.raises(CourseError, match=r"hits must be \[users, k\]"):
+        ranking_from_hits(np.zeros((2, 3), bool), np.ones(3))
