@@ -195,8 +195,9 @@ class Recommender:
         model.decode(model.encode(graph), users, movies)``, so the node embeddings are
         computed once (``model.apply(params, graph, method=model.encode)``, also the
         embeddings of :meth:`similar_movies`) and only decoded per chunk of pairs (jitted, in
-        padded chunks). ``params`` may be the variables dict (``{"params": ...}``) or the bare
-        parameters (``state.params``).
+        padded chunks). A model without ``decode`` is scored by its forward pass
+        ``model.apply(params, graph, users, movies)``. ``params`` may be the variables dict
+        (``{"params": ...}``) or the bare parameters (``state.params``).
         """
         import jax
 
@@ -208,10 +209,6 @@ class Recommender:
         def _encode(v, g):
             return model.apply(v, g, method=model.encode)
 
-        @jax.jit
-        def _decode(v, z, users, movies):
-            return model.apply(v, z, users, movies, method=model.decode)
-
         cache: dict[str, np.ndarray] = {}
 
         def embedding_fn() -> np.ndarray:
@@ -219,11 +216,25 @@ class Recommender:
                 cache["z"] = np.asarray(_encode(variables, graph))
             return cache["z"]
 
-        def decode_score(users: np.ndarray, movies: np.ndarray) -> np.ndarray:
-            return np.asarray(_decode(variables, embedding_fn(), users, movies))
+        if hasattr(model, "decode"):
 
-        score = _padded(decode_score)
-        return cls(score, maps, movies_df, seen_ratings_df, embedding_fn=embedding_fn)
+            @jax.jit
+            def _decode(v, z, users, movies):
+                return model.apply(v, z, users, movies, method=model.decode)
+
+            def score(users: np.ndarray, movies: np.ndarray) -> np.ndarray:
+                return np.asarray(_decode(variables, embedding_fn(), users, movies))
+
+        else:
+
+            @jax.jit
+            def _forward(v, g, users, movies):
+                return model.apply(v, g, users, movies)
+
+            def score(users: np.ndarray, movies: np.ndarray) -> np.ndarray:
+                return np.asarray(_forward(variables, graph, users, movies))
+
+        return cls(_padded(score), maps, movies_df, seen_ratings_df, embedding_fn=embedding_fn)
 
     # -- queries ---------------------------------------------------------------------------
 
