@@ -15,9 +15,7 @@ import importlib
 import json
 import os
 import platform
-import statistics
 import sys
-import time
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -58,8 +56,9 @@ OFFICIAL_COUNTS: dict[str, dict[str, int]] = {
     "ml-1m": {"ratings": 1_000_209, "users": 6_040, "movies": 3_706},
 }
 
-# The timed run: full-batch training epochs of the default model on ml-100k, after one
-# warm-up epoch that compiles the step.
+# The timed run: full-batch training epochs of the registry's default model on ml-100k,
+# after one warm-up epoch that compiles the step.
+TIMED_MODEL = "default"
 TIMING_EPOCHS = 10
 # The reference machine: 2 CPU cores, the budget of the design (every notebook <= 90 s, the
 # whole course <= 5 min). Both numbers were measured on one quiet 2-core development machine
@@ -248,76 +247,56 @@ def check_datasets(problems: list[str], warnings: list[str]) -> dict[str, Any]:
     return {"dir": str(root), "source": _where_data_dir_comes_from(), "datasets": datasets}
 
 
-def time_training(epochs: int = TIMING_EPOCHS, root: str | Path | None = None) -> dict[str, Any]:
-    """Train the default model on ml-100k for a few epochs, as ``training.fit`` does, and time them.
+def _timing_problem(root: str | Path | None) -> tuple:
+    """The default model and ml-100k's seeded random split, as training reads them.
 
-    One epoch is a full-batch training step plus the validation RMSE. The first epoch compiles
-    both and is timed on its own (``compile_seconds``); ``epoch_seconds`` is the median
-    of the ``epochs`` epochs after it.
+    Returns ``(model, graph, train_edges, val_edges)``.
     """
-    import jax
-    import jax.numpy as jnp
-
-    from gnnrec_course import data, graph, training
+    from gnnrec_course import config, data, graph
 
     dataset = data.load_dataset(REQUIRED_DATASET, root)
     split = graph.load_split(dataset, "random", seed=0, root=root)
     maps = graph.build_id_maps(dataset.ratings, name=dataset.name)
-    train_graph = training.as_device_graph(graph.build_graph(split.train, maps))
-    train_edges = graph.rating_edges(split.train, maps)
-    val_edges = graph.rating_edges(split.val, maps)
-    hparams = training.DEFAULT_HPARAMS["fit"]
-    model = training.build_model(
-        "default",
-        maps.num_nodes,
-        dataset.rating_min,
-        dataset.rating_max,
-        split.train,
+    model = config.build_model(
+        TIMED_MODEL,
+        num_nodes=maps.num_nodes,
         num_users=maps.num_users,
+        rating_min=dataset.rating_min,
+        rating_max=dataset.rating_max,
+        rating_mean=float(split.train["rating"].mean()),
     )
-    state = training.create_train_state(
+    edges = (graph.rating_edges(split.train, maps), graph.rating_edges(split.val, maps))
+    return model, graph.build_graph(split.train, maps), *edges
+
+
+def time_training(epochs: int = TIMING_EPOCHS, root: str | Path | None = None) -> dict[str, Any]:
+    """Time full-batch training epochs of the default model on ml-100k, as ``fit`` runs them.
+
+    One epoch is a training step plus the validation RMSE
+    (:func:`gnnrec_course.training.epoch_seconds`, with the model's training config). The
+    first epoch compiles both and is timed on its own (``compile_seconds``);
+    ``epoch_seconds`` is the median of the ``epochs`` epochs after it.
+    """
+    from gnnrec_course import config, training
+
+    model, train_graph, train_edges, val_edges = _timing_problem(root)
+    timing = training.epoch_seconds(
         model,
         train_graph,
         train_edges,
-        learning_rate=hparams["learning_rate"],
-        weight_decay=hparams.get("weight_decay", 0.0),
+        val_edges,
+        epochs=epochs,
+        config=config.get_model_entry(TIMED_MODEL).train,
     )
-
-    def arrays(edges) -> tuple:
-        return (
-            jnp.asarray(edges.users, dtype=jnp.int32),
-            jnp.asarray(edges.movies, dtype=jnp.int32),
-            jnp.asarray(edges.ratings, dtype=jnp.float32),
-        )
-
-    train_arrays, val_arrays = arrays(train_edges), arrays(val_edges)
-    keys = jax.random.split(jax.random.PRNGKey(0), epochs + 1)
-    loss_name = hparams.get("loss", "mse")
-
-    def epoch(state, key):
-        state, loss = training.train_step(state, train_graph, *train_arrays, key, loss=loss_name)
-        rmse, _ = training.eval_step(state, train_graph, *val_arrays)
-        return state, float(loss), float(rmse)
-
-    start = time.perf_counter()
-    state, _, _ = epoch(state, keys[0])
-    compile_seconds = time.perf_counter() - start
-    times = []
-    loss = rmse = float("nan")
-    for key in keys[1:]:
-        start = time.perf_counter()
-        state, loss, rmse = epoch(state, key)
-        times.append(time.perf_counter() - start)
-    epoch_seconds = statistics.median(times) if times else float("nan")
     return {
         "dataset": REQUIRED_DATASET,
         "model": type(model).__name__,
-        "train_ratings": len(train_edges),
-        "epochs": epochs,
-        "compile_seconds": round(compile_seconds, 3),
-        "epoch_seconds": round(epoch_seconds, 4),
-        "final_loss": round(loss, 4),
-        "val_rmse": round(rmse, 4),
+        "train_ratings": timing.train_ratings,
+        "epochs": timing.epochs,
+        "compile_seconds": round(timing.compile_seconds, 3),
+        "epoch_seconds": round(timing.seconds, 4),
+        "final_loss": round(timing.final_loss, 4),
+        "val_rmse": round(timing.val_rmse, 4),
     }
 
 

@@ -351,6 +351,7 @@ def test_cli_without_a_checkout_says_so_in_one_line(tmp_path: Path, monkeypatch,
     assert "needs a checkout of the repository" in err
 
 
+@pytest.mark.slow
 def test_tools_run_as_a_module_from_the_repository_root() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "tools.notebooks", "--help"],
