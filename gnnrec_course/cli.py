@@ -2,13 +2,16 @@
 
 Expected failures (unknown dataset, unknown user, no data and no network, bad checksum)
 print one line on stderr and exit 1; usage errors exit 2 (argparse). With ``--json`` the
-command prints exactly one JSON object on stdout; progress bars go to stderr.
+command prints exactly one JSON object on stdout; progress bars go to stderr. When the reader
+of stdout closes the pipe early (``| head``), the command ends quietly with status 141.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
 from collections.abc import Sequence
 
@@ -53,20 +56,66 @@ def cmd_data_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_data_synthetic(args: argparse.Namespace) -> int:
+    import time
+
+    from gnnrec_course import data
+
+    name = data.check_dataset_name(args.dataset)
+    root = args.root if args.root is not None else data.data_dir()
+    start = time.perf_counter()
+    folder = data.write_synthetic(
+        root, name, n_users=args.users, n_movies=args.movies, n_ratings=args.ratings, seed=args.seed
+    )
+    info = {
+        "dataset": name,
+        "path": str(folder),
+        "users": args.users,
+        "movies": args.movies,
+        "ratings": args.ratings,
+        "seed": args.seed,
+        "files": sorted(p.name for p in folder.iterdir() if p.is_file()),
+        "seconds": round(time.perf_counter() - start, 1),
+    }
+    if args.json:
+        _print_json(info)
+    else:
+        print(
+            f"wrote synthetic {name} ({args.users:,} users, {args.movies:,} movies, "
+            f"{args.ratings:,} ratings, seed {args.seed}) to {folder} in {info['seconds']} s: "
+            + ", ".join(info["files"])
+        )
+    return 0
+
+
 def _plain_number(value: float) -> int | float:
     """1.0 -> 1 and 0.5 -> 0.5, so JSON shows the scale as the data writes it."""
     value = float(value)
     return int(value) if value.is_integer() else value
 
 
+def _positive_int(text: str) -> int:
+    """argparse type: a whole number >= 1 (anything else is a usage error, exit 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
+    return value
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from gnnrec_course import data, training
     from gnnrec_course.baselines import evaluate_baselines
+    from gnnrec_course.config import get_model_entry
 
+    get_model_entry(args.model)  # an unknown name fails before any data is read
     dataset = data.load_dataset(args.dataset)
     result = training.train_default(
-        dataset, split=args.split, seed=args.seed, epochs=args.epochs, progress=not args.json
-    )
+        dataset, split=args.split, seed=args.seed, epochs=args.epochs, progress=not args.json,
+        model=args.model,
+    )  # fmt: skip
     baselines = evaluate_baselines(result.split)
     summary = result.summary()
     summary["baselines"] = {
@@ -81,7 +130,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             f"{summary['epochs_run']} epochs in {summary['train_seconds']:.1f} s"
         )
         print(f"  {'model':<14} {'test RMSE':>9} {'test MAE':>9}")
-        print(f"  {'GCN (default)':<14} {summary['test_rmse']:>9.4f} {summary['test_mae']:>9.4f}")
+        label = f"GCN ({summary['model']})"
+        print(f"  {label:<14} {summary['test_rmse']:>9.4f} {summary['test_mae']:>9.4f}")
         for name, scores in summary["baselines"].items():
             print(f"  {name:<14} {scores['rmse']:>9.4f} {scores['mae']:>9.4f}")
     return 0
@@ -172,7 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
             help="ml-100k (default), ml-latest-small or ml-1m",
         )
 
-    data_parser = commands.add_parser("data", help="download or describe MovieLens")
+    data_parser = commands.add_parser("data", help="download, describe or make MovieLens data")
     data_commands = data_parser.add_subparsers(dest="data_command", required=True, metavar="ACTION")
     download = data_commands.add_parser("download", help="fetch and verify a dataset")
     dataset_option(download)
@@ -182,12 +232,28 @@ def build_parser() -> argparse.ArgumentParser:
     dataset_option(info)
     info.add_argument("--json", action="store_true", help="print one JSON object")
     info.set_defaults(func=cmd_data_info)
+    synthetic = data_commands.add_parser(
+        "synthetic", help="write made-up data of any size in a dataset's real file format"
+    )
+    dataset_option(synthetic)
+    synthetic.add_argument("--users", type=int, required=True, help="number of users")
+    synthetic.add_argument("--movies", type=int, required=True, help="number of movies")
+    synthetic.add_argument("--ratings", type=int, required=True, help="number of ratings")
+    synthetic.add_argument("--seed", type=int, default=0)
+    synthetic.add_argument("--root", default=None, help="where DATASET/ goes (default: data dir)")
+    synthetic.add_argument("--json", action="store_true", help="print one JSON object")
+    synthetic.set_defaults(func=cmd_data_synthetic)
 
-    train = commands.add_parser("train", help="train the default GCN and compare to baselines")
+    from gnnrec_course.config import MODELS
+
+    train = commands.add_parser("train", help="train a GCN and compare it to the baselines")
     dataset_option(train)
     train.add_argument("--split", default="random", help="random (default) or u1..u5 (ml-100k)")
     train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--epochs", type=int, default=None, help="maximum epochs (default: model's)")
+    train.add_argument(
+        "--epochs", type=_positive_int, default=None, help="maximum epochs, >= 1 (default: model's)"
+    )
+    train.add_argument("--model", default="default", help=f"{', '.join(MODELS)} (default: default)")
     train.add_argument("--json", action="store_true", help="print one JSON object")
     train.set_defaults(func=cmd_train)
 
@@ -214,7 +280,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.func(args)
+        status = args.func(args)
+        sys.stdout.flush()  # a reader that closed the pipe shows up here, not at exit
+        return status
+    except BrokenPipeError:
+        # `... --json | head -3`: the reader has what it wanted; stop quietly, as `cat` does.
+        # stdout now points at devnull, so Python's flush at exit does not fail again.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a process ended by a closed pipe
     except CourseError as error:
         message = " ".join(str(error).split())  # always one line
         print(f"{PROG}: error: {message}", file=sys.stderr)

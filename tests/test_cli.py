@@ -100,6 +100,62 @@ def test_download_with_bad_checksum_exits_1(
     assert list(target.iterdir()) == []
 
 
+def test_data_synthetic_writes_the_real_format(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    argv = ["--users", "300", "--movies", "120", "--ratings", "4000", "--seed", "3", "--json"]
+    assert main(["data", "synthetic", "--dataset", "ml-1m", *argv, "--root", str(tmp_path)]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["path"] == str(tmp_path / "ml-1m")
+    assert info["files"] == ["SYNTHETIC.txt", "movies.dat", "ratings.dat"]
+    assert (info["dataset"], info["users"], info["movies"], info["ratings"], info["seed"]) == (
+        "ml-1m", 300, 120, 4000, 3,
+    )  # fmt: skip
+    monkeypatch.setenv("GNNREC_DATA_DIR", str(tmp_path))
+    assert main(["data", "info", "--dataset", "ml-1m", "--json"]) == 0
+    described = json.loads(capsys.readouterr().out)
+    assert (described["users"], described["movies"], described["ratings"]) == (300, 120, 4000)
+
+
+def test_data_synthetic_defaults_to_the_data_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    monkeypatch.setenv("GNNREC_DATA_DIR", str(tmp_path))
+    argv = ["data", "synthetic", "--users", "20", "--movies", "30", "--ratings", "200"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert str(tmp_path / "ml-100k") in out and "u.data" in out and "u1.base" in out
+    assert data.load_fold("u1", tmp_path)[1].shape[0] == 40
+
+
+@pytest.mark.parametrize(
+    "sizes",
+    [
+        ["--users", "10", "--movies", "10", "--ratings", "101"],
+        ["--users", "0", "--movies", "5", "--ratings", "5"],
+    ],
+)
+def test_data_synthetic_impossible_sizes_exit_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture, sizes: list[str]
+) -> None:
+    assert main(["data", "synthetic", *sizes, "--root", str(tmp_path)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and len(captured.err.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_data_synthetic_never_overwrites_real_data(
+    synthetic_root: Path, capsys: pytest.CaptureFixture
+) -> None:
+    (synthetic_root / "ml-100k" / "SYNTHETIC.txt").unlink()  # now it looks like a download
+    before = (synthetic_root / "ml-100k" / "u.data").read_bytes()
+    argv = ["data", "synthetic", "--users", "20", "--movies", "30", "--ratings", "200"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "--root" in err
+    assert (synthetic_root / "ml-100k" / "u.data").read_bytes() == before
+
+
 def test_usage_error_exits_2(capsys: pytest.CaptureFixture) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["data", "frobnicate"])
@@ -112,6 +168,7 @@ def test_every_subcommand_has_help(capsys: pytest.CaptureFixture) -> None:
         ["data"],
         ["data", "download"],
         ["data", "info"],
+        ["data", "synthetic"],
         ["train"],
         ["recommend"],
         ["notebooks"],
@@ -172,3 +229,66 @@ def test_recommend_bad_input_is_one_line(
     assert main(["recommend", *argv]) == 1
     captured = capsys.readouterr()
     assert captured.out == "" and len(captured.err.strip().splitlines()) == 1
+
+
+def test_train_model_by_name(synthetic_root: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["train", "--model", "tutorial", "--epochs", "2", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["model"] == "tutorial" and summary["epochs_run"] == 2
+
+
+def test_train_unknown_model_is_one_line_exit_1(
+    synthetic_root: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from gnnrec_course.config import MODELS
+
+    assert main(["train", "--model", "nope", "--json"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and "'nope'" in lines[0]
+    for name in MODELS:
+        assert name in lines[0]
+
+
+@pytest.mark.parametrize("epochs", ["0", "-2", "many"])
+def test_train_epochs_below_one_is_a_usage_error(
+    synthetic_root: Path, capsys: pytest.CaptureFixture, epochs: str
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--epochs", epochs])
+    assert exit_info.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "--epochs" in captured.err and ">= 1" in captured.err
+
+
+def _run_into_closed_pipe(argv: list[str], root: Path) -> subprocess.CompletedProcess:
+    """Run the CLI with a stdout whose reader has already gone (as `| head` leaves it)."""
+    import os
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        return subprocess.run(
+            [sys.executable, "-m", "gnnrec_course", *argv],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "GNNREC_DATA_DIR": str(root)},
+            timeout=600,
+        )
+    finally:
+        os.close(write_end)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", ["train", "recommend"])
+def test_closed_stdout_pipe_ends_quietly(synthetic_root: Path, command: str) -> None:
+    if command == "train":
+        argv = ["train", "--epochs", "2", "--json"]
+    else:
+        user = int(data.load_ratings("ml-100k", synthetic_root).user_id.iloc[0])
+        argv = ["recommend", "--user", str(user), "-n", "3", "--json"]
+    result = _run_into_closed_pipe(argv, synthetic_root)
+    assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr, result.stderr
+    assert result.returncode == 141
