@@ -13,7 +13,7 @@ Every submodule and parameter has the name it has in the Linen model (``embed``,
 :func:`copy_linen_params` copies a Linen parameter tree into an NNX model by walking the tree.
 
 Only APIs present in flax 0.11.2 (Colab) and in the newest flax are used; variables are read
-and written with ``variable[...]`` (``.value`` is deprecated from flax 0.12).
+and written with ``variable[...]`` (flax 0.12 deprecates ``.value``).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ class MLP(nnx.Module):
 
     Input ``[..., in_features]`` -> output ``[..., features[-1]]``. The layers are the
     attributes ``dense_0``, ``dense_1``, ... (the Linen names), not a list: a plain list of
-    modules needs ``nnx.List`` from flax 0.12 on, which flax 0.11 does not have.
+    modules is rejected by flax 0.12 unless wrapped in ``nnx.List``, which flax 0.11 lacks.
     """
 
     def __init__(self, in_features: int, features: Sequence[int], *, rngs: nnx.Rngs):
