@@ -36,8 +36,9 @@ class MalformedDataError(CourseError, ValueError):
     """A ratings or movies file that cannot be parsed (names the file and line)."""
 
 
-class SyntheticSizeError(CourseError, ValueError):
-    """Sizes for synthetic data that cannot be made (e.g. more ratings than user-movie pairs)."""
+class SyntheticDataError(CourseError, ValueError):
+    """Synthetic data that cannot be made: impossible sizes (more ratings than user-movie
+    pairs), or a folder that already holds real data."""
 
 
 class UnknownSplitError(CourseError, ValueError):

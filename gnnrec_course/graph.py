@@ -19,6 +19,7 @@ import jraph
 import numpy as np
 import pandas as pd
 
+from gnnrec_course.data.registry import FOLD_DATASET, FOLDS
 from gnnrec_course.errors import UnknownMovieError, UnknownSplitError, UnknownUserError
 
 if TYPE_CHECKING:
@@ -38,9 +39,8 @@ __all__ = [
     "split_ratings",
 ]
 
-SPLITS: tuple[str, ...] = ("random", "u1", "u2", "u3", "u4", "u5")
-FOLD_SPLITS: tuple[str, ...] = SPLITS[1:]
-_FOLD_DATASET = "ml-100k"
+FOLD_SPLITS: tuple[str, ...] = FOLDS
+SPLITS: tuple[str, ...] = ("random", *FOLD_SPLITS)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -282,7 +282,7 @@ def load_split(
         UnknownSplitError: for any other name, or a fold split on another dataset.
     """
     name = getattr(dataset, "name", "this dataset")
-    valid = SPLITS if name == _FOLD_DATASET else ("random",)
+    valid = SPLITS if name == FOLD_DATASET else ("random",)
     if split not in valid:
         if split in FOLD_SPLITS:
             msg = f"Split {split!r} is an official ml-100k fold and {name} has none: use 'random'."

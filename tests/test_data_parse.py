@@ -1,4 +1,4 @@
-"""Tests for gnnrec_course.data: names, folders, parsers of the three formats, synthetic data.
+"""Tests for gnnrec_course.data.parse through the loaders: the three formats, malformed files.
 
 Everything runs on synthetic files the package writes; the real ml-100k is read only in the
 ``realdata`` tests (GNNREC_DATA_DIR).
@@ -15,10 +15,8 @@ import pytest
 
 from gnnrec_course import data
 from gnnrec_course.errors import (
-    CourseError,
     DataNotFoundError,
     MalformedDataError,
-    UnknownDatasetError,
     UnknownSplitError,
 )
 
@@ -33,187 +31,6 @@ RATINGS_DTYPES = {
 
 def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.sort_values(["user_id", "movie_id"]).reset_index(drop=True)
-
-
-# ---------------------------------------------------------------------------------------------
-# names and folders
-# ---------------------------------------------------------------------------------------------
-
-
-def test_datasets_table():
-    assert NAMES == ("ml-100k", "ml-latest-small", "ml-1m")
-    assert data.DEFAULT_DATASET == "ml-100k"
-    for name, spec in data.DATASETS.items():
-        assert spec.name == name
-        assert spec.url == f"https://files.grouplens.org/datasets/movielens/{name}.zip"
-        assert len(spec.sha256) == 64
-        assert spec.size_bytes > 0
-    assert data.DATASETS["ml-latest-small"].redistributable
-    assert not data.DATASETS["ml-100k"].redistributable
-    assert not data.DATASETS["ml-1m"].redistributable
-
-
-def test_check_dataset_name_accepts_valid_names():
-    for name in NAMES:
-        assert data.check_dataset_name(name) == name
-    assert data.check_dataset_name(" ML-100K ") == "ml-100k"
-
-
-@pytest.mark.parametrize(
-    "bad, suggestion", [("ml100k", "ml-100k"), ("ml-latest", "ml-latest-small"), ("imdb", None)]
-)
-def test_unknown_dataset_lists_valid_names(bad, suggestion):
-    with pytest.raises(UnknownDatasetError) as info:
-        data.check_dataset_name(bad)
-    message = str(info.value)
-    assert "\n" not in message
-    assert repr(bad) in message
-    for name in NAMES:
-        assert name in message
-    if suggestion:
-        assert f"Did you mean {suggestion!r}?" in message
-    else:
-        assert "Did you mean" not in message
-    assert isinstance(info.value, CourseError)
-
-
-def test_unknown_dataset_from_loaders(tmp_path):
-    with pytest.raises(UnknownDatasetError):
-        data.load_dataset("ml-10m", tmp_path)
-    with pytest.raises(UnknownDatasetError):
-        data.download("movielens", tmp_path)
-
-
-def test_data_dir_prefers_gnnrec_data_dir(monkeypatch, tmp_path):
-    monkeypatch.setenv("GNNREC_DATA_DIR", str(tmp_path / "mine"))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert data.data_dir() == tmp_path / "mine"
-    assert data.dataset_path("ml-1m") == tmp_path / "mine" / "ml-1m"
-    assert not (tmp_path / "mine").exists()  # nothing created
-
-
-def test_data_dir_uses_xdg_cache_home(monkeypatch, tmp_path):
-    monkeypatch.delenv("GNNREC_DATA_DIR", raising=False)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert data.data_dir() == tmp_path / "xdg" / "gnnrec-course"
-
-
-def test_data_dir_falls_back_to_home_cache(monkeypatch, tmp_path):
-    monkeypatch.setenv("GNNREC_DATA_DIR", "")
-    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
-    monkeypatch.setenv("HOME", str(tmp_path))
-    assert data.data_dir() == tmp_path / ".cache" / "gnnrec-course"
-
-
-def test_root_argument_overrides_environment(monkeypatch, tmp_path):
-    monkeypatch.setenv("GNNREC_DATA_DIR", str(tmp_path / "elsewhere"))
-    data.write_synthetic(tmp_path, "ml-100k")
-    assert data.is_present("ml-100k", tmp_path)
-    assert not data.is_present("ml-100k")
-    assert data.load_dataset("ml-100k", tmp_path).path == tmp_path / "ml-100k"
-
-
-def test_load_reads_gnnrec_data_dir(monkeypatch, tmp_path):
-    data.write_synthetic(tmp_path, "ml-1m", seed=3)
-    monkeypatch.setenv("GNNREC_DATA_DIR", str(tmp_path))
-    dataset = data.load_dataset("ml-1m")
-    assert dataset.path == tmp_path / "ml-1m"
-    assert dataset.num_ratings == len(data.synthetic_ratings(seed=3))
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_missing_data_is_one_clear_line(tmp_path, name):
-    with pytest.raises(DataNotFoundError) as info:
-        data.load_dataset(name, tmp_path)
-    message = str(info.value)
-    assert "\n" not in message
-    assert str(tmp_path / name) in message
-    assert f"https://files.grouplens.org/datasets/movielens/{name}.zip" in message
-    assert "GNNREC_DATA_DIR" in message
-    assert "gnnrec-course data download" in message
-    assert list(tmp_path.iterdir()) == []  # looking wrote nothing
-    with pytest.raises(DataNotFoundError):
-        data.load_ratings(name, tmp_path)
-    with pytest.raises(DataNotFoundError):
-        data.load_movies(name, tmp_path)
-
-
-# ---------------------------------------------------------------------------------------------
-# synthetic data
-# ---------------------------------------------------------------------------------------------
-
-
-def test_synthetic_ratings_shape_and_types():
-    ratings = data.synthetic_ratings()
-    assert list(ratings.columns) == list(data.RATING_COLUMNS)
-    assert {c: str(t) for c, t in ratings.dtypes.items()} == RATINGS_DTYPES
-    assert set(ratings["user_id"]) == set(range(1, 61))
-    assert set(ratings["movie_id"]) == set(range(1, 41))
-    assert not ratings.duplicated(["user_id", "movie_id"]).any()
-    values = ratings["rating"].to_numpy()
-    assert np.array_equal(values, np.rint(values)) and values.min() >= 1 and values.max() <= 5
-    assert 0.2 < len(ratings) / (60 * 40) < 0.4
-
-
-def test_synthetic_ratings_are_deterministic():
-    pd.testing.assert_frame_equal(data.synthetic_ratings(seed=5), data.synthetic_ratings(seed=5))
-    assert not data.synthetic_ratings(seed=5).equals(data.synthetic_ratings(seed=6))
-
-
-def test_synthetic_ratings_have_planted_groups():
-    ratings = data.synthetic_ratings(n_users=90, n_movies=60, n_groups=3, seed=1)
-    same = (ratings["user_id"] - 1) % 3 == (ratings["movie_id"] - 1) % 3
-    inside, outside = ratings["rating"][same].mean(), ratings["rating"][~same].mean()
-    assert inside > outside + 1.5
-    # planted user biases: per-user means spread more than noise alone would give
-    assert ratings.groupby("user_id")["rating"].mean().std() > 0.2
-
-
-def test_synthetic_every_user_and_movie_rated_even_when_sparse():
-    ratings = data.synthetic_ratings(n_users=30, n_movies=50, density=0.01, seed=2)
-    assert ratings["user_id"].nunique() == 30
-    assert ratings["movie_id"].nunique() == 50
-
-
-@pytest.mark.parametrize("kwargs", [{"n_users": 0}, {"n_groups": 0}, {"density": 0.0}])
-def test_synthetic_rejects_bad_sizes(kwargs):
-    with pytest.raises(ValueError):
-        data.synthetic_ratings(**kwargs)
-
-
-def test_synthetic_dataset_in_memory():
-    dataset = data.synthetic_dataset(n_users=20, n_movies=15, seed=4)
-    assert isinstance(dataset, data.MovieLens)
-    assert dataset.name == "synthetic" and dataset.path is None
-    assert dataset.num_users == 20 and dataset.num_movies == 15
-    assert dataset.num_ratings == len(dataset.ratings)
-    assert dataset.rating_min == dataset.ratings["rating"].min()
-    assert dataset.rating_max == dataset.ratings["rating"].max()
-    assert list(dataset.movies.columns) == list(data.MOVIE_COLUMNS)
-    assert len(dataset.movies) == 15
-    assert "synthetic" in repr(dataset)
-
-
-def test_synthetic_movies_genres_use_standard_names_in_order():
-    movies = data.synthetic_movies(40)
-    order = {g: i for i, g in enumerate(data.GENRES_100K)}
-    for genres in movies["genres"]:
-        names = genres.split("|")
-        assert names and all(n in order and n != "unknown" for n in names)
-        assert [order[n] for n in names] == sorted(order[n] for n in names)
-    for title in movies["title"]:
-        title.encode("latin-1")  # every synthetic title fits ml-100k / ml-1m files
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_write_synthetic_is_deterministic(tmp_path, name):
-    first = data.write_synthetic(tmp_path / "a", name, seed=9)
-    second = data.write_synthetic(tmp_path / "b", name, seed=9)
-    assert first == tmp_path / "a" / name
-    files = sorted(p.name for p in first.iterdir())
-    assert files == sorted(p.name for p in second.iterdir())
-    for file in files:
-        assert (first / file).read_bytes() == (second / file).read_bytes()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -280,10 +97,76 @@ def test_latest_small_quoted_commas_and_half_stars(tmp_path):
 
 def test_rating_scale_is_read_from_the_data(tmp_path):
     folder = data.write_synthetic(tmp_path, "ml-100k")
-    (folder / "u.data").write_text("1\t1\t2\t5\n2\t1\t7\t6\n2\t2\t4\t7\n")
+    (folder / "u.data").write_text("1\t1\t2\t5\n2\t1\t4\t6\n2\t2\t3\t7\n")
     dataset = data.load_dataset("ml-100k", tmp_path)
-    assert (dataset.rating_min, dataset.rating_max) == (2.0, 7.0)
+    assert (dataset.rating_min, dataset.rating_max) == (2.0, 4.0)  # not the documented 1-5
     assert dataset.num_users == 2 and dataset.num_movies == 2 and dataset.num_ratings == 3
+
+
+def test_documented_scales():
+    assert data.DATASETS["ml-100k"].rating_scale == data.WHOLE_STARS
+    assert data.DATASETS["ml-1m"].rating_scale == data.WHOLE_STARS
+    assert data.DATASETS["ml-latest-small"].rating_scale == data.HALF_STARS
+    assert [v for v in (0.5, 1, 2.5, 3, 5, 5.5, 0) if data.WHOLE_STARS.allows(v)] == [1, 3, 5]
+    assert [v for v in (0.5, 1, 2.5, 3.25, 5, 5.5, 0) if data.HALF_STARS.allows(v)] == [
+        0.5,
+        1,
+        2.5,
+        5,
+    ]
+    assert str(data.WHOLE_STARS) == "1–5 in whole stars"
+    assert str(data.HALF_STARS) == "0.5–5 in half stars"
+
+
+_OFF_SCALE = {"ml-100k": "1\t2\t{}\t11", "ml-1m": "1::2::{}::11", "ml-latest-small": "1,2,{},11"}
+
+
+@pytest.mark.parametrize(
+    "name, rating",
+    [
+        ("ml-100k", "99"),
+        ("ml-100k", "0"),
+        ("ml-100k", "3.5"),  # whole stars only
+        ("ml-100k", "-1"),
+        ("ml-1m", "6"),
+        ("ml-1m", "4.5"),
+        ("ml-latest-small", "5.5"),
+        ("ml-latest-small", "0.0"),
+        ("ml-latest-small", "3.25"),
+        ("ml-latest-small", "99"),
+    ],
+)
+def test_rating_off_the_documented_scale_is_a_damaged_file(tmp_path, name, rating):
+    folder = data.write_synthetic(tmp_path, name)
+    path = folder / data.DATASETS[name].ratings_file
+    good, bad = _GOOD[name], _OFF_SCALE[name]  # _GOOD, _HEADER: see "malformed files"
+    lines = [_HEADER[name]] if name in _HEADER else []
+    lines += [good] * 4 + [bad.format(rating)] + [good] * 2
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(MalformedDataError) as info:
+        data.load_dataset(name, tmp_path)
+    message = str(info.value)
+    assert "\n" not in message
+    assert f"{path}, line {len(lines) - 2}: rating {rating!r} is outside" in message
+    assert str(data.DATASETS[name].rating_scale) in message
+    assert "gnnrec-course data download" in message
+
+
+def test_off_scale_rating_after_a_blank_line_names_the_right_line(tmp_path):
+    folder = data.write_synthetic(tmp_path, "ml-100k")
+    (folder / "u.data").write_text("1\t1\t4\t10\n\n\n2\t1\t99\t11\n")
+    with pytest.raises(MalformedDataError, match=r"u\.data, line 4: rating '99'"):
+        data.load_ratings("ml-100k", tmp_path)
+
+
+def test_off_scale_rating_in_a_fold_file(tmp_path):
+    folder = data.write_synthetic(tmp_path, "ml-100k")
+    lines = (folder / "u2.base").read_text().splitlines()
+    user, movie, _, stamp = lines[10].split("\t")
+    lines[10] = "\t".join([user, movie, "99", stamp])
+    (folder / "u2.base").write_text("\n".join(lines) + "\n")
+    with pytest.raises(MalformedDataError, match=r"u2\.base, line 11: rating '99' is outside"):
+        data.load_fold("u2", tmp_path)
 
 
 def test_years_parsed_from_titles(tmp_path):
