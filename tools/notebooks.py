@@ -160,8 +160,13 @@ def is_exercise(cell: nbformat.NotebookNode) -> bool:
     return cell.cell_type == "code" and BEGIN_MARKER in cell.source
 
 
-def student_notebook(solution: nbformat.NotebookNode, relative_path: str) -> nbformat.NotebookNode:
-    """The student copy of a solution notebook: stubs, no outputs, its own badge."""
+def student_notebook(
+    solution: nbformat.NotebookNode, relative_path: str, *, stubs: bool = True
+) -> nbformat.NotebookNode:
+    """The student copy of a solution notebook: stubs, no outputs, its own badge.
+
+    With ``stubs=False`` the solutions stay (for a tool that writes its own stubs: nbgrader).
+    """
     nb = with_header_cells(solution, relative_path)
     nb.metadata.pop("widgets", None)  # progress-bar state from the executed solution
     for cell in nb.cells:
@@ -171,7 +176,8 @@ def student_notebook(solution: nbformat.NotebookNode, relative_path: str) -> nbf
         cell.execution_count = None
         tags = [t for t in cell.metadata.get("tags", []) if t != CHECK_OUTPUT_TAG]
         if is_exercise(cell):
-            cell.source = stub_source(cell.source)
+            if stubs:
+                cell.source = stub_source(cell.source)
             if EXERCISE_TAG not in tags:
                 tags.append(EXERCISE_TAG)
         if tags:

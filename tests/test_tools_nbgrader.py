@@ -1,0 +1,153 @@
+"""tools/nbgrader_metadata.py: nbgrader cell metadata for the solution notebooks.
+
+nbgrader itself is not a dependency; these tests check the metadata against the rules of
+nbgrader's schema version 3 (every graded, solution or locked cell has a unique ``grade_id``,
+graded cells have points), and that the real solution notebooks get one solution cell and
+one one-point test cell per exercise.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from tools import nbgrader_metadata as nbg
+from tools import notebooks, paths
+
+EXERCISE = '''\
+def degrees(graph):
+    """Exercise 1.1: node degrees."""
+    ### BEGIN SOLUTION
+    return graph
+    ### END SOLUTION
+'''
+
+
+def _notebook() -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# 01 Tiny\n\n### BEGIN SOLUTION is explained here"),
+        nbformat.v4.new_code_cell("import numpy as np"),
+        nbformat.v4.new_code_cell(EXERCISE),
+        nbformat.v4.new_code_cell("degrees = checks.check_degrees(degrees)"),
+        nbformat.v4.new_code_cell("print(check_degrees(x))"),  # a call, not a self-check
+    ]
+    for index, cell in enumerate(nb.cells):
+        cell.id = f"cell-{index}"
+    return nb
+
+
+def _meta(cell) -> dict | None:
+    return cell.metadata.get("nbgrader")
+
+
+def test_exercise_and_check_cells_get_metadata_and_others_none() -> None:
+    nb = _notebook()
+    before = copy.deepcopy(nb)
+    out = nbg.with_nbgrader_metadata(nb)
+    assert nb == before  # the input is left alone
+    assert [_meta(c) is not None for c in out.cells] == [False, False, True, True, False]
+    assert _meta(out.cells[2]) == {
+        "solution": True,
+        "grade": False,
+        "locked": False,
+        "grade_id": "exercise-1-1",
+        "schema_version": 3,
+    }
+    assert _meta(out.cells[3]) == {
+        "solution": False,
+        "grade": True,
+        "locked": True,
+        "points": 1,
+        "grade_id": "check_degrees",
+        "schema_version": 3,
+    }
+    assert [c.source for c in out.cells] == [c.source for c in nb.cells]
+
+
+def test_applying_twice_changes_nothing_and_old_metadata_is_replaced() -> None:
+    nb = _notebook()
+    nb.cells[1].metadata["nbgrader"] = nbg.solution_metadata("stale")
+    once = nbg.with_nbgrader_metadata(nb)
+    assert _meta(once.cells[1]) is None
+    assert nbg.with_nbgrader_metadata(once) == once
+
+
+def test_duplicate_grade_ids_are_refused() -> None:
+    nb = _notebook()
+    nb.cells.append(nbformat.v4.new_code_cell("degrees = checks.check_degrees(degrees)"))
+    with pytest.raises(ValueError, match="'check_degrees' is used twice"):
+        nbg.with_nbgrader_metadata(nb)
+
+
+def test_check_cells_are_found_by_their_rebinding_call() -> None:
+    code = nbformat.v4.new_code_cell
+    assert nbg.check_name(code("auc = checks.check_auc(auc)")) == "check_auc"
+    assert nbg.check_name(code("LightGCN = a1.check_lightgcn(LightGCN)")) == "check_lightgcn"
+    assert nbg.check_name(code("x = checks.check_auc(y)")) is None  # does not rebind
+    assert nbg.check_name(nbformat.v4.new_markdown_cell("auc = checks.check_auc(auc)")) is None
+
+
+def _schema_v3_problems(nb: nbformat.NotebookNode) -> list[str]:
+    """What nbgrader's MetadataValidatorV3 would reject (the rules it checks)."""
+    problems, ids = [], set()
+    for index, cell in enumerate(nb.cells):
+        meta = _meta(cell)
+        if meta is None:
+            continue
+        if meta.get("schema_version") != 3:
+            problems.append(f"cell {index}: schema_version")
+        if meta["grade"] and "points" not in meta:
+            problems.append(f"cell {index}: graded without points")
+        if (meta["grade"] or meta["solution"] or meta["locked"]) and not meta.get("grade_id"):
+            problems.append(f"cell {index}: no grade_id")
+        if meta["grade_id"] in ids:
+            problems.append(f"cell {index}: duplicate grade_id")
+        ids.add(meta["grade_id"])
+        if cell.cell_type == "markdown" and meta["grade"] != meta["solution"]:
+            problems.append(f"cell {index}: markdown must be grade and solution")
+    return problems
+
+
+@pytest.mark.parametrize("path", paths.solution_notebooks(), ids=lambda p: p.stem)
+def test_every_exercise_of_the_course_is_a_solution_cell_with_a_graded_check(path: Path) -> None:
+    out = nbg.with_nbgrader_metadata(nbformat.read(path, as_version=4))
+    assert _schema_v3_problems(out) == []
+    solutions = [c for c in out.cells if (_meta(c) or {}).get("solution")]
+    tests = [c for c in out.cells if (_meta(c) or {}).get("grade")]
+    assert solutions == [c for c in out.cells if notebooks.is_exercise(c)]
+    prefix = paths.exercise_prefix(path)
+    for cell in solutions:
+        assert re.fullmatch(rf"exercise-{re.escape(prefix)}-\d+", _meta(cell)["grade_id"])
+    assert len(tests) == len(solutions)  # each exercise is followed by its self-check
+    assert all(_meta(c)["points"] == 1 and _meta(c)["locked"] for c in tests)
+
+
+def test_write_source_makes_an_nbgrader_course(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    (root / "solutions").mkdir(parents=True)
+    nbformat.write(_notebook(), root / "solutions" / "01_tiny.ipynb")
+    course = tmp_path / "course"
+    written = nbg.write_source(course, root=root)
+    source = course / "source" / "01_tiny" / "01_tiny.ipynb"
+    assert written == [source, course / "nbgrader_config.py"]
+    nb = nbformat.read(source, as_version=4)
+    assert notebooks.colab_url("notebooks/01_tiny.ipynb") in nb.cells[0].source  # student badge
+    body = nb.cells[2:]
+    assert "return graph" in body[2].source  # the solution stays: nbgrader writes the stub
+    assert _meta(body[2])["grade_id"] == "exercise-1-1"
+    config = (course / "nbgrader_config.py").read_text()
+    assert "CourseClearSolutions" in config and 'GNNREC_STRICT_CHECKS"] = "1"' in config
+    compile(config, "nbgrader_config.py", "exec")
+    (course / "nbgrader_config.py").write_text("# mine\n")
+    assert nbg.write_source(course, root=root) == [source]  # an existing config is kept
+    assert (course / "nbgrader_config.py").read_text() == "# mine\n"
