@@ -26,6 +26,7 @@ import datetime as _dt
 import json
 import math
 import os
+import platform
 import resource
 import shlex
 import subprocess
@@ -38,12 +39,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from gnnrec_course import data, training  # noqa: E402
+from gnnrec_course import config, data, training  # noqa: E402
 from gnnrec_course.baselines import evaluate_baselines  # noqa: E402
 from gnnrec_course.graph import build_graph, build_id_maps, load_split, rating_edges  # noqa: E402
 
 BASELINE_LABELS = {"global_mean": "Global mean", "bias": "User/movie bias", "mf": "Matrix fact."}
 MODEL_LABELS = {"default": "GCN default (GCNRecommender)", "tutorial": "Tutorial GCN (corrected)"}
+#: The registry's rating models, in the order of the report's tables.
+RATING_MODELS = [name for name, e in config.MODELS.items() if e.objective == "rating"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -80,39 +83,25 @@ def run_baselines(dataset, split: str, seed: int) -> dict:
 
 def step_timing(dataset, model_name: str, steps: int = 20) -> dict:
     """Milliseconds per compiled full-batch training step on the u1 training graph."""
-    import jax
-
+    entry = config.get_model_entry(model_name)
     maps = build_id_maps(dataset.ratings)
     split = load_split(dataset, "u1", seed=0)
-    graph = training.as_device_graph(build_graph(split.train, maps))
-    edges = rating_edges(split.train, maps)
-    hp = training.DEFAULT_HPARAMS if model_name == "default" else training.TUTORIAL_HPARAMS
-    model = training.build_model(
-        model_name, maps.num_nodes, dataset.rating_min, dataset.rating_max, split.train,
-        num_users=maps.num_users,
+    model = config.build_model(
+        model_name, num_nodes=maps.num_nodes, num_users=maps.num_users,
+        rating_min=dataset.rating_min, rating_max=dataset.rating_max,
+        rating_mean=float(split.train["rating"].mean()),
     )  # fmt: skip
-    state = training.create_train_state(
-        model, graph, edges, learning_rate=hp["fit"]["learning_rate"]
+    edges = rating_edges(split.train, maps)
+    # one epoch = one train step (no validation pass), as the report's table says
+    timing = training.epoch_seconds(
+        model, build_graph(split.train, maps), edges, epochs=steps, config=entry.train
     )
-    users, movies, ratings = training._edge_arrays(edges)
-    key = jax.random.PRNGKey(0)
-    loss_name = hp["fit"]["loss"]
-    start = time.perf_counter()
-    state, loss = training.train_step(state, graph, users, movies, ratings, key, loss=loss_name)
-    jax.block_until_ready(loss)
-    compile_s = time.perf_counter() - start
-    times = []
-    for _ in range(steps):
-        start = time.perf_counter()
-        state, loss = training.train_step(state, graph, users, movies, ratings, key, loss=loss_name)
-        jax.block_until_ready(loss)
-        times.append(time.perf_counter() - start)
     return {
         "model": model_name,
-        "compile_seconds": compile_s,
-        "ms_per_step_median": 1000 * float(np.median(times)),
-        "ms_per_step_min": 1000 * float(np.min(times)),
-        "train_ratings": len(edges),
+        "compile_seconds": timing.compile_seconds,
+        "ms_per_step_median": 1000 * timing.seconds,
+        "ms_per_step_min": 1000 * timing.min_seconds,
+        "train_ratings": timing.train_ratings,
     }
 
 
@@ -207,8 +196,26 @@ def subprocess_peak_memory(split: str = "u1") -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def machine_info() -> dict[str, str]:
+    """Python/JAX/flax/optax versions, the platform and the devices."""
+    import flax
+    import jax
+    import optax
+
+    return {
+        "python": platform.python_version(),
+        "jax": jax.__version__,
+        "flax": flax.__version__,
+        "optax": optax.__version__,
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "devices": ", ".join(str(d) for d in jax.devices()),
+    }
+
+
 def machine() -> dict:
-    info = training.machine_info()
+    """:func:`machine_info` with the CPU count, CPU model and memory (Linux)."""
+    info = machine_info()
     info["cpu_count"] = str(os.cpu_count())
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -267,8 +274,7 @@ def _course_timings(path: Path) -> list[str]:
     return lines
 
 
-def report(res: dict, command: str) -> str:
-    seeds = res["random_seeds"]
+def _header(res: dict, command: str) -> list[str]:
     lines = [
         "# Benchmarks",
         "",
@@ -279,16 +285,20 @@ def report(res: dict, command: str) -> str:
         "## Machine",
         "",
     ]
-    lines += [f"- {k}: {v}" for k, v in res["machine"].items()]
-    lines += ["", "## Summary against the targets", ""]
-    u1 = res["u1"]
+    return lines + [f"- {k}: {v}" for k, v in res["machine"].items()] + [""]
+
+
+def _summary(res: dict) -> list[str]:
+    seeds = res["random_seeds"]
+    u1, rnd = res["u1"], res["random"]
     default_u1 = u1["models"]["default"]["test_rmse"]
-    rnd = res["random"]
     d_rnd = [r["test_rmse"] for r in rnd["models"]["default"]]
     bias_rnd = [b["scores"]["bias"]["rmse"] for b in rnd["baselines"]]
     gaps = [b - d for b, d in zip(bias_rnd, d_rnd, strict=True)]
     mem = res["memory"]["single_run"]
-    lines += [
+    return [
+        "## Summary against the targets",
+        "",
         "| target | measured |",
         "|---|---|",
         f"| default model, ml-100k u1 test RMSE ≤ 0.91 (GC-MC 0.910) | {default_u1:.4f} |",
@@ -302,29 +312,34 @@ def report(res: dict, command: str) -> str:
         "",
     ]
 
-    def table(title: str, models: dict[str, list[dict]], baselines: list[dict]) -> list[str]:
-        out = [title, "", "| model | test RMSE | test MAE | epochs (best) | train s |",
-               "|---|---:|---:|---:|---:|"]  # fmt: skip
-        for name, runs in models.items():
-            out.append(
-                f"| {MODEL_LABELS[name]} | {_mean_std([r['test_rmse'] for r in runs])} "
-                f"| {_mean_std([r['test_mae'] for r in runs])} "
-                f"| {np.mean([r['epochs_run'] for r in runs]):.0f} "
-                f"({np.mean([r['best_epoch'] for r in runs]):.0f}) "
-                f"| {np.mean([r['train_seconds'] for r in runs]):.1f} |"
-            )
-        for key, label in BASELINE_LABELS.items():
-            rm = [b["scores"][key]["rmse"] for b in baselines]
-            ma = [b["scores"][key]["mae"] for b in baselines]
-            out.append(f"| {label} | {_mean_std(rm)} | {_mean_std(ma)} | | |")
-        return out + [""]
 
-    lines += table(
+def _quality_table(title: str, models: dict[str, list[dict]], baselines: list[dict]) -> list[str]:
+    out = [title, "", "| model | test RMSE | test MAE | epochs (best) | train s |",
+           "|---|---:|---:|---:|---:|"]  # fmt: skip
+    for name, runs in models.items():
+        out.append(
+            f"| {MODEL_LABELS.get(name, name)} | {_mean_std([r['test_rmse'] for r in runs])} "
+            f"| {_mean_std([r['test_mae'] for r in runs])} "
+            f"| {np.mean([r['epochs_run'] for r in runs]):.0f} "
+            f"({np.mean([r['best_epoch'] for r in runs]):.0f}) "
+            f"| {np.mean([r['train_seconds'] for r in runs]):.1f} |"
+        )
+    for key, label in BASELINE_LABELS.items():
+        rm = [b["scores"][key]["rmse"] for b in baselines]
+        ma = [b["scores"][key]["mae"] for b in baselines]
+        out.append(f"| {label} | {_mean_std(rm)} | {_mean_std(ma)} | | |")
+    return out + [""]
+
+
+def _quality(res: dict) -> list[str]:
+    seeds = res["random_seeds"]
+    u1, rnd = res["u1"], res["random"]
+    lines = _quality_table(
         "## ml-100k, official fold u1 (test = u1.test; validation = seeded 10 % of u1.base)",
         {k: [v] for k, v in u1["models"].items()},
         [u1["baselines"]],
     )
-    lines += table(
+    lines += _quality_table(
         f"## ml-100k, random 80/10/10 split, seeds {', '.join(map(str, seeds))} "
         "(mean ± sample std)",
         rnd["models"],
@@ -340,16 +355,19 @@ def report(res: dict, command: str) -> str:
             f"| {rnd['baselines'][i]['scores']['bias']['rmse']:.4f} "
             f"| {rnd['baselines'][i]['scores']['mf']['rmse']:.4f} |"
         )
-    lines += [""]
+    return lines + [""]
 
-    lines += ["## Speed", "", "| model | ms per training epoch (median, compiled) | compile s |",
-              "|---|---:|---:|"]  # fmt: skip
+
+def _speed_and_memory(res: dict) -> list[str]:
+    mem = res["memory"]["single_run"]
+    lines = ["## Speed", "", "| model | ms per training epoch (median, compiled) | compile s |",
+             "|---|---:|---:|"]  # fmt: skip
     for t in res["speed"]:
         lines.append(
-            f"| {MODEL_LABELS[t['model']]} | {t['ms_per_step_median']:.1f} "
+            f"| {MODEL_LABELS.get(t['model'], t['model'])} | {t['ms_per_step_median']:.1f} "
             f"| {t['compile_seconds']:.1f} |"
         )
-    lines += [
+    return lines + [
         "",
         "One epoch is one full-batch step over the "
         f"{res['speed'][0]['train_ratings']:,} training ratings of u1.",
@@ -365,46 +383,46 @@ def report(res: dict, command: str) -> str:
         "",
     ]
 
-    tw_runs = res.get("tutorial_as_written")
-    if tw_runs:
-        lines += [
-            "## The tutorial's first model as written",
-            "",
-            "u1 fold; every rating (train, validation and test) in the graph as a directed",
-            "user→movie edge; ReLU after the last MLP layer; L1 loss divided by all edges;",
-            f"Adam 1e-3; {tw_runs[0]['epochs']} epochs; initialisation seeds "
-            f"{', '.join(str(t['seed']) for t in tw_runs)}.",
-            "",
-            "| init seed | test RMSE | test MAE | mean prediction | predictions at 1.0 "
-            "| final train loss |",
-            "|---:|---:|---:|---:|---:|---:|",
-        ]
-        for tw in tw_runs:
-            lines.append(
-                f"| {tw['seed']} | {tw['test_rmse']:.3f} | {tw['test_mae']:.3f} "
-                f"| {tw['mean_prediction']:.2f} | {100 * tw['share_predictions_at_1']:.1f} % "
-                f"| {tw['final_train_loss']:.3f} |"
-            )
-        lines += [
-            "",
-            f"Global mean on the same test set: {tw_runs[0]['global_mean_test_rmse']:.3f}. "
-            "With this",
-            "construction the sigmoid saturates for part of the ratings (a share of the",
-            "predictions stuck at exactly 1.0, where the L1 gradient through the saturated",
-            "sigmoid vanishes); how much depends on the initialisation.",
-            "",
-        ]
 
-    lines += _course_timings(ROOT / "build" / "course_timings.json")
+def _tutorial_as_written(tw_runs: list[dict]) -> list[str]:
+    lines = [
+        "## The tutorial's first model as written",
+        "",
+        "u1 fold; every rating (train, validation and test) in the graph as a directed",
+        "user→movie edge; ReLU after the last MLP layer; L1 loss divided by all edges;",
+        f"Adam 1e-3; {tw_runs[0]['epochs']} epochs; initialisation seeds "
+        f"{', '.join(str(t['seed']) for t in tw_runs)}.",
+        "",
+        "| init seed | test RMSE | test MAE | mean prediction | predictions at 1.0 "
+        "| final train loss |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    for tw in tw_runs:
+        lines.append(
+            f"| {tw['seed']} | {tw['test_rmse']:.3f} | {tw['test_mae']:.3f} "
+            f"| {tw['mean_prediction']:.2f} | {100 * tw['share_predictions_at_1']:.1f} % "
+            f"| {tw['final_train_loss']:.3f} |"
+        )
+    return lines + [
+        "",
+        f"Global mean on the same test set: {tw_runs[0]['global_mean_test_rmse']:.3f}. With this",
+        "construction the sigmoid saturates for part of the ratings (a share of the",
+        "predictions stuck at exactly 1.0, where the L1 gradient through the saturated",
+        "sigmoid vanishes); how much depends on the initialisation.",
+        "",
+    ]
 
+
+def _settings_and_command(res: dict, command: str) -> list[str]:
     hp = res["hparams"]
-    lines += [
+    return [
         "## Default hyper-parameters",
         "",
         f"- model: `{json.dumps(hp['model'])}`",
         f"- training: `{json.dumps(hp['fit'])}`",
         "",
-        "See the `GCNRecommender` docstring for the design and why.",
+        "From `gnnrec_course.config` (the `default` entry of `MODELS`); see the",
+        "`GCNRecommender` docstring for the design and why.",
         "",
         "## Command",
         "",
@@ -413,6 +431,15 @@ def report(res: dict, command: str) -> str:
         "```",
         "",
     ]
+
+
+def report(res: dict, command: str) -> str:
+    """``RESULTS.md`` from the raw results."""
+    lines = _header(res, command) + _summary(res) + _quality(res) + _speed_and_memory(res)
+    if res.get("tutorial_as_written"):
+        lines += _tutorial_as_written(res["tutorial_as_written"])
+    lines += _course_timings(ROOT / "build" / "course_timings.json")
+    lines += _settings_and_command(res, command)
     return "\n".join(lines)
 
 
@@ -426,7 +453,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     seeds = [0] if args.quick else [int(s) for s in args.seeds.split(",") if s.strip()]
-    models = ["default"] if args.quick else ["default", "tutorial"]
+    models = ["default"] if args.quick else RATING_MODELS
     command = "python benchmarks/run_benchmarks.py" + (
         " " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
         if (argv if argv is not None else sys.argv[1:])
@@ -444,7 +471,10 @@ def main(argv: list[str] | None = None) -> int:
         "date": _dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
         "machine": machine(),
         "random_seeds": seeds,
-        "hparams": training.DEFAULT_HPARAMS,
+        "hparams": {
+            "model": config.as_dict(config.MODELS["default"].model),
+            "fit": config.as_dict(config.MODELS["default"].train),
+        },
         "u1": {"models": {}, "baselines": None},
         "random": {"models": {m: [] for m in models}, "baselines": []},
     }
