@@ -4,6 +4,11 @@ Two models share one interface::
 
     predictions = model.apply(params, graph, users, movies, train=False)   # [E] float32
     embeddings = model.apply(params, graph, method=model.encode)          # [N, D]
+    same = model.apply(params, embeddings, users, movies, method=model.decode)
+
+and one prediction path: ``__call__`` is ``decode(encode(graph), users, movies)``. Their
+tuned settings live in :mod:`gnnrec_course.config` (``default_model`` and ``tutorial_model``
+read them there).
 
 * :class:`TutorialGCN` is the first model of the tutorial this course grew from: learned node
   embeddings (one-hot node features times a weight matrix), one graph convolution with an MLP
@@ -143,8 +148,9 @@ class TutorialGCN(nn.Module):
         x = conv(graph._replace(nodes=x)).nodes
         return self.norm(x)
 
-    def decode(self, z: Array, users: Array, movies: Array) -> Array:
+    def decode(self, z: Array, users: Array, movies: Array, train: bool = False) -> Array:
         """Ratings ``[B]`` from embeddings ``z`` ``[N, D]`` and node ids ``users, movies [B]``."""
+        del train  # nothing to regularise
         score = jnp.sum(z[users] * z[movies], axis=-1, keepdims=True)  # [B, 1]
         return _scale_to_range(self.out(score)[:, 0], self.rating_min, self.rating_max)
 
@@ -152,7 +158,7 @@ class TutorialGCN(nn.Module):
         self, graph: jraph.GraphsTuple, users: Array, movies: Array, train: bool = False
     ) -> Array:
         """Predicted ratings ``[B]`` in ``[rating_min, rating_max]``."""
-        return self.decode(self.encode(graph, train=train), users, movies)
+        return self.decode(self.encode(graph, train=train), users, movies, train=train)
 
 
 def rowwise_dot(a: Array, b: Array) -> Array:

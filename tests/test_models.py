@@ -254,6 +254,37 @@ def test_hybrid_encode_decode_agree_with_call():
     assert np.all((np.asarray(full) >= 1.0) & (np.asarray(full) <= 5.0))
 
 
+ALL_PENALTIES = {"embedding_l2", "bias_l2", "rating_l2", "branch_agreement"}
+
+
+@pytest.mark.parametrize(
+    ("build", "sown"),
+    [
+        (lambda: hybrid(dropout=0.3), ALL_PENALTIES),
+        (lambda: models.default_model(N, embed_dim=4), {"embedding_l2", "bias_l2"}),
+        (lambda: models.tutorial_model(N, embed_dim=4, hidden=(4,)), set()),
+    ],
+    ids=["default", "lightgcn", "tutorial"],
+)
+@pytest.mark.parametrize("train", [False, True])
+def test_call_is_decode_of_encode(build, sown, train):
+    """One prediction path: the forward pass is decode(encode(graph)), penalties included."""
+    model = build()
+    params = init(model)
+
+    def two_steps(m, graph, users, movies):
+        return m.decode(m.encode(graph, train=train), users, movies, train=train)
+
+    kwargs = {"mutable": ["losses"], "rngs": {"dropout": jax.random.PRNGKey(5)}}
+    direct, aux = model.apply(params, tiny_graph(), USERS, MOVIES, train=train, **kwargs)
+    steps, aux2 = model.apply(params, tiny_graph(), USERS, MOVIES, method=two_steps, **kwargs)
+    np.testing.assert_array_equal(np.asarray(direct), np.asarray(steps))
+    losses, losses2 = aux.get("losses", {}), aux2.get("losses", {})
+    assert set(losses) == set(losses2) == (sown if train else set())
+    for name in losses:
+        np.testing.assert_array_equal(np.asarray(losses[name]), np.asarray(losses2[name]))
+
+
 def test_hybrid_loss_terms_make_each_branch_a_full_model():
     """MSE(blend) + sown agreement term == (1-w) MSE(A) + w MSE(B) (no penalties here)."""
     w = 0.6
