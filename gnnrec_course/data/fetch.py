@@ -3,8 +3,9 @@
 :func:`download` is the one entry point (``gnnrec_course.data.download``). Where the extracted
 files are present it writes nothing, so the data folder may be read-only. A download goes to
 a temporary file in the data folder and is renamed to ``<name>.zip`` only once its SHA-256
-matches; any failure deletes it. Every failure a user can meet is one line that names the
-URL, the folder, ``GNNREC_DATA_DIR`` and ``gnnrec-course data download``.
+matches; any failure deletes it. Every failure a user can meet is a one-line ``CourseError``
+that says what to do (no network or an unwritable folder: the URL, the folder,
+``GNNREC_DATA_DIR`` and ``gnnrec-course data download``; a bad file: both SHA-256s).
 
 Why not ``pooch`` (checked against pooch 1.9's source)? It would replace only the ~60 lines
 of streaming, and every behaviour the tests check would still need code of ours, plus three
@@ -18,7 +19,8 @@ new runtime dependencies (requests, platformdirs, packaging):
   checksum (which retrying cannot fix) are fetched again;
 * a cut transfer surfaces as a ``requests`` exception after the partial file is deleted, so
   the message can no longer give the SHA-256 of what arrived;
-* its errors are multi-line ``ValueError``/``requests`` exceptions that we would translate.
+* its errors are plain ``ValueError`` and ``requests`` exceptions, which we would translate
+  into our one-line messages (URL, folder, GNNREC_DATA_DIR, the command) anyway.
 """
 
 from __future__ import annotations

@@ -7,7 +7,9 @@
 * ml-1m: ``ratings.dat`` and ``movies.dat`` (``::``, ISO-8859-1).
 
 Ratings files are formatted by numpy a block of rows at a time (digits computed column by
-column, no Python loop per line), so ml-25m's 25 M ratings are written in about a minute.
+column, no Python loop per line): ml-25m's size (25 M ratings) is made and written in under a
+minute as ml-1m or ml-latest-small files, in about two as ml-100k (whose five folds repeat
+every rating five times), with a peak of about 2.2 GB.
 Each folder also gets ``SYNTHETIC.txt``; a folder that holds the dataset without that file is
 real data and is never overwritten.
 """
