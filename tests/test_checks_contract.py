@@ -5,7 +5,7 @@ stub that still raises ``NotImplementedError`` hands back the reference too, and
 passes. In strict mode (``GNNREC_STRICT_CHECKS=1``, for graders) a wrong answer or a stub
 raises ``AssertionError("Exercise N.k…")`` instead. The tables of checks, references and
 deliberately wrong answers live beside each notebook's specific tests in
-``tests/test_checks_nb0N.py``.
+``tests/test_checks_nb0N.py`` (and ``tests/test_checks_a1.py`` for the appendix).
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ import gnnrec_course.checks as checks
 from gnnrec_course.checks.common import STRICT_ENV
 
 NOTEBOOKS = (1, 2, 3, 4, 5)
-TABLES = [importlib.import_module(f"test_checks_nb0{n}") for n in NOTEBOOKS]
+# One check module per notebook (checks/nb0N.py, checks/a1.py), its table in test_checks_<m>.py.
+MODULES = (*(f"nb0{n}" for n in NOTEBOOKS), "a1")
+TABLES = [importlib.import_module(f"test_checks_{m}") for m in MODULES]
 CHECKS = [row for table in TABLES for row in table.CHECKS]
 WRONG = [row for table in TABLES for row in table.WRONG]
 REFERENCES = {exercise: reference for exercise, _, reference in CHECKS}
@@ -107,9 +109,9 @@ def test_checks_are_exported(number):
         assert getattr(checks, name) is getattr(module, name)
 
 
-@pytest.mark.parametrize("number", NOTEBOOKS)
-def test_every_exercise_has_wrong_answers(number):
-    module = importlib.import_module(f"gnnrec_course.checks.nb0{number}")
-    table = TABLES[NOTEBOOKS.index(number)]
+@pytest.mark.parametrize("name", MODULES)
+def test_every_exercise_has_wrong_answers(name):
+    module = importlib.import_module(f"gnnrec_course.checks.{name}")
+    table = TABLES[MODULES.index(name)]
     assert {check.__name__ for _, check, _ in table.CHECKS} == set(module.__all__)
     assert {exercise for exercise, *_ in table.WRONG} == {e for e, *_ in table.CHECKS}
