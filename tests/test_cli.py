@@ -196,6 +196,7 @@ def test_module_entry_point_has_no_traceback(tmp_path: Path) -> None:
     assert result.stderr.startswith("gnnrec-course: error:")
 
 
+@pytest.mark.slow
 def test_train_json_shape(synthetic_root: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["train", "--epochs", "3", "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)

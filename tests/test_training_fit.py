@@ -33,6 +33,7 @@ def problem():
     return maps, split, graph, edges
 
 
+@pytest.mark.slow
 def test_default_model_overfits_tiny_graph(problem):
     maps, _, graph, edges = problem
     model = models.default_model(
@@ -99,6 +100,7 @@ def test_fit_history_and_early_stopping_restore_best(problem):
     assert restored == pytest.approx(best, rel=1e-5)
 
 
+@pytest.mark.slow
 def test_fit_l1_loss_and_tutorial_model(problem):
     maps, _, graph, edges = problem
     model = models.tutorial_model(maps.num_nodes, 1.0, 5.0, embed_dim=8, hidden=(8,))

@@ -18,6 +18,7 @@ def dataset():
     return synthetic_dataset(n_users=40, n_movies=30, seed=3)
 
 
+@pytest.mark.slow
 def test_train_default_on_synthetic_dataset(dataset):
     result = training.train_default(dataset, split="random", seed=0, epochs=20, progress=False)
     summary = result.summary()
@@ -42,6 +43,7 @@ def test_train_default_on_synthetic_dataset(dataset):
     assert result.model.rating_hidden == entry.model.rating_hidden
 
 
+@pytest.mark.slow
 def test_train_default_tutorial_model_trains_as_its_entry_says(dataset):
     tut = training.train_default(dataset, epochs=3, progress=False, model="tutorial")
     assert tut.model_name == "tutorial" and tut.epochs_run == 3
@@ -71,6 +73,7 @@ def test_train_default_rejects_zero_epochs(dataset):
         training.train_default(dataset, epochs=0, progress=False)
 
 
+@pytest.mark.slow
 def test_epoch_seconds_times_compiled_epochs():
     ratings = synthetic_ratings(n_users=20, n_movies=15, seed=4)
     maps = build_id_maps(ratings)
