@@ -1,173 +1,19 @@
-"""Graph neural network recommenders in flax (Linen) on top of ``jraph.GraphConvolution``.
-
-Two models share one interface::
-
-    predictions = model.apply(params, graph, users, movies, train=False)   # [E] float32
-    embeddings = model.apply(params, graph, method=model.encode)          # [N, D]
-    same = model.apply(params, embeddings, users, movies, method=model.decode)
-
-and one prediction path: ``__call__`` is ``decode(encode(graph), users, movies)``. Their
-tuned settings live in :mod:`gnnrec_course.config` (``default_model`` and ``tutorial_model``
-read them there).
-
-* :class:`TutorialGCN` is the first model of the tutorial this course grew from: learned node
-  embeddings (one-hot node features times a weight matrix), one graph convolution with an MLP
-  node update, layer normalisation, and a dot-product decoder squashed into the rating range.
-* :class:`GCNRecommender` is the improved model and the package default: LightGCN-style
-  propagation of learned embeddings with biases and a dot-product decoder, blended with a
-  rating-weighted graph convolution (GC-MC / AutoRec style) that reads the rating values.
-
-The graph is always an argument (never stored in the module), so one jitted function serves the
-training graph and any other graph with the same shapes. ``graph`` is a ``jraph.GraphsTuple``
-built by :func:`gnnrec_course.graph.build_graph`: ``nodes`` int32 ``[N, 1]`` node ids,
-``senders``/``receivers`` int32 ``[2E]`` holding every training rating in both directions.
-``users`` and ``movies`` are int32 node ids ``[B]`` of the (user, movie) pairs to score.
-"""
+"""The default rating model, :class:`GCNRecommender`, and its factory :func:`default_model`."""
 
 from __future__ import annotations
-
-from collections.abc import Callable, Sequence
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import jraph
 
-from .config import ConfigError, RatingModelConfig, TutorialModelConfig, as_dict, with_overrides
-
-__all__ = [
-    "MLP",
-    "TutorialGCN",
-    "GCNRecommender",
-    "default_model",
-    "tutorial_model",
-    "gcn_propagate",
-]
+from ..config import ConfigError, RatingModelConfig, as_dict, with_overrides
+from .layers import _node_ids, gcn_propagate, rowwise_dot
 
 Array = jax.Array
 
-# Field defaults come from the configs, the one source of the tuned numbers.
+# Field defaults come from the config, the one source of the tuned numbers.
 _RATING = RatingModelConfig()
-_TUTORIAL = TutorialModelConfig()
-
-
-class MLP(nn.Module):
-    """A multi-layer perceptron: ``Dense -> act -> Dense -> act -> ... -> Dense``.
-
-    The activation is applied only *between* layers. The original tutorial also applied it
-    after the last layer (and twice per layer), which clips every negative output to zero;
-    ``activate_final=True`` reproduces that flaw for teaching.
-
-    Attributes:
-      features: output size of each ``Dense`` layer, e.g. ``(64, 64)``.
-      activation: the non-linearity between layers.
-      activate_final: also apply the activation after the last layer (the tutorial's flaw).
-
-    Input ``[..., F_in]`` -> output ``[..., features[-1]]``.
-    """
-
-    features: Sequence[int]
-    activation: Callable[[Array], Array] = nn.relu
-    activate_final: bool = False
-
-    @nn.compact
-    def __call__(self, x: Array) -> Array:
-        for i, width in enumerate(self.features):
-            x = nn.Dense(width, name=f"dense_{i}")(x)
-            if i < len(self.features) - 1 or self.activate_final:
-                x = self.activation(x)
-        return x
-
-
-def gcn_propagate(graph: jraph.GraphsTuple, x: Array) -> Array:
-    """One parameter-free GCN propagation ``D^-1/2 (A + I) D^-1/2 x``.
-
-    Uses ``jraph.GraphConvolution`` with an identity node update, self edges and symmetric
-    normalisation. ``x`` is ``[N, D]``; the result is ``[N, D]``.
-    """
-    conv = jraph.GraphConvolution(
-        update_node_fn=lambda h: h, add_self_edges=True, symmetric_normalization=True
-    )
-    return conv(graph._replace(nodes=x)).nodes
-
-
-def _node_ids(graph: jraph.GraphsTuple) -> Array:
-    """The node id column of ``graph.nodes`` (``[N, 1]`` or ``[N]``) as int32 ``[N]``."""
-    nodes = jnp.asarray(graph.nodes)
-    if nodes.ndim == 2:
-        nodes = nodes[:, 0]
-    return nodes.astype(jnp.int32)
-
-
-def _scale_to_range(x: Array, rating_min: float, rating_max: float) -> Array:
-    """Map any real ``x`` into ``(rating_min, rating_max)`` with a sigmoid."""
-    return rating_min + (rating_max - rating_min) * nn.sigmoid(x)
-
-
-class TutorialGCN(nn.Module):
-    """The tutorial's first GCN recommender (with its bugs fixed).
-
-    ``one-hot node id -> embedding [N, embed_dim] -> GraphConvolution(MLP update, self edges,
-    symmetric normalisation) -> LayerNorm -> z_u . z_m -> Dense(1) -> sigmoid`` scaled to
-    ``[rating_min, rating_max]`` (read from the data, not hard-coded to 1..5).
-
-    Multiplying a one-hot matrix ``[N, N]`` by a weight matrix ``[N, D]`` picks one row per
-    node, so ``nn.Embed`` on the node ids computes exactly the same thing without building the
-    ``N x N`` matrix.
-
-    Attributes:
-      num_nodes: number of user + movie nodes ``N``.
-      rating_min, rating_max: the rating scale of the data.
-      embed_dim: size of the node embedding (the first, one-hot layer).
-      hidden: layer sizes of the MLP node update; the output size is ``hidden[-1]``.
-      mlp_activate_final: reproduce the tutorial's ReLU after the last MLP layer.
-    """
-
-    num_nodes: int
-    rating_min: float = 1.0
-    rating_max: float = 5.0
-    embed_dim: int = _TUTORIAL.embed_dim
-    hidden: Sequence[int] = _TUTORIAL.hidden
-    mlp_activate_final: bool = _TUTORIAL.mlp_activate_final
-
-    def setup(self) -> None:
-        self.embed = nn.Embed(
-            self.num_nodes, self.embed_dim, embedding_init=nn.initializers.lecun_normal()
-        )
-        self.mlp = MLP(tuple(self.hidden), activate_final=self.mlp_activate_final)
-        self.norm = nn.LayerNorm()
-        self.out = nn.Dense(1)
-
-    def encode(self, graph: jraph.GraphsTuple, train: bool = False) -> Array:
-        """Node embeddings ``[N, hidden[-1]]`` after the convolution and LayerNorm."""
-        del train  # no dropout in the tutorial model
-        x = self.embed(_node_ids(graph))
-        conv = jraph.GraphConvolution(
-            update_node_fn=self.mlp, add_self_edges=True, symmetric_normalization=True
-        )
-        x = conv(graph._replace(nodes=x)).nodes
-        return self.norm(x)
-
-    def decode(self, z: Array, users: Array, movies: Array, train: bool = False) -> Array:
-        """Ratings ``[B]`` from embeddings ``z`` ``[N, D]`` and node ids ``users, movies [B]``."""
-        del train  # nothing to regularise
-        score = jnp.sum(z[users] * z[movies], axis=-1, keepdims=True)  # [B, 1]
-        return _scale_to_range(self.out(score)[:, 0], self.rating_min, self.rating_max)
-
-    def __call__(
-        self, graph: jraph.GraphsTuple, users: Array, movies: Array, train: bool = False
-    ) -> Array:
-        """Predicted ratings ``[B]`` in ``[rating_min, rating_max]``."""
-        return self.decode(self.encode(graph, train=train), users, movies, train=train)
-
-
-def rowwise_dot(a: Array, b: Array) -> Array:
-    """Row-by-row dot products: ``[B, D], [B, D] -> [B]``.
-
-    Written as ``(a * b) @ ones`` rather than ``(a * b).sum(-1)``: the two are equal, but on
-    CPU XLA compiles the gradient of the matrix-vector form several times faster.
-    """
-    return (a * b) @ jnp.ones((a.shape[-1],), dtype=a.dtype)
 
 
 class GCNRecommender(nn.Module):
@@ -410,21 +256,5 @@ def default_model(
         rating_max=float(rating_max),
         num_users=None if num_users is None else int(num_users),
         rating_mean=None if rating_mean is None else float(rating_mean),
-        **as_dict(config),
-    )
-
-
-def tutorial_model(
-    num_nodes: int, rating_min: float = 1.0, rating_max: float = 5.0, **overrides
-) -> TutorialGCN:
-    """The tutorial's first model (:class:`TutorialGCN`), corrected, for the data's scale.
-
-    ``**overrides`` are fields of :class:`~gnnrec_course.config.TutorialModelConfig`.
-    """
-    config = with_overrides(TutorialModelConfig(), **overrides)
-    return TutorialGCN(
-        num_nodes=int(num_nodes),
-        rating_min=float(rating_min),
-        rating_max=float(rating_max),
         **as_dict(config),
     )
