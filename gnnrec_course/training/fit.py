@@ -24,6 +24,7 @@ import optax
 
 from ..config import TrainConfig
 from ..errors import TrainingDivergedError
+from ..progress import finish, progress_bar
 from .losses import get_loss
 from .state import (
     TrainState,
@@ -147,8 +148,6 @@ def fit(
       ConfigError: for an unknown loss or a setting out of range (``epochs < 1``, ...).
       TrainingDivergedError: when the loss becomes NaN or infinite.
     """
-    from tqdm.auto import tqdm
-
     config = TrainConfig(epochs, learning_rate, weight_decay, patience, loss, eval_every)
     get_loss(config.loss)  # fail fast on a bad name
     graph = as_device_graph(graph)
@@ -161,11 +160,13 @@ def fit(
     val_arrays = edge_arrays(val) if val is not None and len(val) > 0 else None
     record = _Record(state.params)
     start = time.perf_counter()
-    with tqdm(total=config.epochs, desc=desc, disable=not progress, leave=True) as bar:
+    with progress_bar(config.epochs, desc, disable=not progress) as bar:
         state, epochs_run, stopped = _run_epochs(
             state, graph, edge_arrays(train), val_arrays, key, config, record, bar,
             known_lr=learning_rate if tx is None else None,
         )  # fmt: skip
+        if stopped:
+            finish(bar, epochs_run, stopped="early", best_epoch=record.best_epoch)
     return FitResult(
         state=state.replace(params=record.params),
         history=record.history,
