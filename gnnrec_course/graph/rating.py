@@ -1,4 +1,4 @@
-"""The user–movie rating graph: id mappings, leak-free splits and a bipartite ``jraph`` graph.
+"""The user–movie rating graph: id maps, leak-free rating splits and a bipartite ``jraph`` graph.
 
 Node ids: users are ``0..U-1`` (in order of raw user id) and movies are ``U..U+M-1`` (in order
 of raw movie id). :class:`IdMaps` converts between raw MovieLens ids and node ids both ways.
