@@ -13,5 +13,6 @@ from gnnrec_course.checks.nb02 import *  # noqa: F403
 from gnnrec_course.checks.nb03 import *  # noqa: F403
 from gnnrec_course.checks.nb04 import *  # noqa: F403
 from gnnrec_course.checks.nb05 import *  # noqa: F403
+from gnnrec_course.checks.nb06 import *  # noqa: F403
 
 __all__ = ["run_check"]
