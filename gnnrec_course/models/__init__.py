@@ -1,6 +1,6 @@
 """Graph neural network recommenders in flax (Linen) on top of ``jraph.GraphConvolution``.
 
-Two models share one interface::
+Three models share one interface::
 
     predictions = model.apply(params, graph, users, movies, train=False)   # [E] float32
     embeddings = model.apply(params, graph, method=model.encode)          # [N, D]
@@ -17,6 +17,10 @@ read them there).
   propagation of learned embeddings with biases and a dot-product decoder, blended with a
   rating-weighted graph convolution (GC-MC / AutoRec style) that reads the rating values.
 
+* :class:`LightGCN` is the ranking model (He et al., 2020, as published): learned embeddings,
+  ``D^-1/2 A D^-1/2`` propagation without self-loops, a mean over layers, dot-product scores;
+  trained with BPR by :func:`gnnrec_course.training.fit_ranking`.
+
 The graph is always an argument (never stored in the module), so one jitted function serves the
 training graph and any other graph with the same shapes. ``graph`` is a ``jraph.GraphsTuple``
 built by :func:`gnnrec_course.graph.build_graph`: ``nodes`` int32 ``[N, 1]`` node ids,
@@ -25,12 +29,15 @@ built by :func:`gnnrec_course.graph.build_graph`: ``nodes`` int32 ``[N, 1]`` nod
 """
 
 from .layers import MLP, gcn_propagate, rowwise_dot
+from .lightgcn import LightGCN, lightgcn_propagate
 from .rating import GCNRecommender, default_model
 from .tutorial import TutorialGCN, tutorial_model
 
 __all__ = [
     "MLP",
     "TutorialGCN",
+    "LightGCN",
+    "lightgcn_propagate",
     "GCNRecommender",
     "default_model",
     "tutorial_model",
