@@ -1,7 +1,9 @@
-"""The ``fit`` loop: full-batch training with a progress bar and early stopping.
+"""The ``fit`` loop: full-batch or mini-batch training, a progress bar and early stopping.
 
-Every epoch is one gradient step on all training ratings, which on ml-100k (~80k ratings,
-~2.6k nodes) takes milliseconds once compiled. The defaults of :func:`fit` are
+By default every epoch is one gradient step on all training ratings, which on ml-100k (~80k
+ratings, ~2.6k nodes) takes milliseconds once compiled. ``batch_size`` splits an epoch into
+fixed-shape padded batches (one compilation); ``devices`` splits each batch over a 1-D mesh
+of devices (:mod:`gnnrec_course.training.sharding`). The defaults of :func:`fit` are
 :class:`~gnnrec_course.config.TrainConfig`'s (the default model's training).
 
 Typical use::
@@ -25,7 +27,9 @@ import optax
 from ..config import TrainConfig
 from ..errors import TrainingDivergedError
 from ..progress import finish, progress_bar
+from .batches import epoch_batches
 from .losses import get_loss
+from .sharding import data_mesh, replicate, round_up, shard_batch
 from .state import (
     TrainState,
     as_device_graph,
@@ -33,6 +37,8 @@ from .state import (
     create_train_state,
     edge_arrays,
     eval_step,
+    evaluate_batches,
+    masked_train_step,
     train_step,
 )
 
@@ -123,22 +129,27 @@ def fit(
     patience: int | None = _DEFAULTS.patience,
     loss: str = _DEFAULTS.loss,
     eval_every: int = _DEFAULTS.eval_every,
+    batch_size: int | None = _DEFAULTS.batch_size,
+    devices: int | None = None,
     seed: int = 0,
     progress: bool = True,
     state: TrainState | None = None,
     tx: optax.GradientTransformation | None = None,
     desc: str = "training",
 ) -> FitResult:
-    """Train ``model`` full-batch on ``train`` with early stopping on validation RMSE.
+    """Train ``model`` on ``train`` with early stopping on validation RMSE.
 
     Args:
       model: a flax module (``GCNRecommender``, ``TutorialGCN``, ...).
       graph: message-passing graph built from the *training* ratings only.
       train, val: ``RatingEdges``; without ``val`` there is no early stopping and the last
         parameters are kept.
-      epochs, learning_rate, weight_decay, patience, loss, eval_every: the fields of
-        :class:`~gnnrec_course.config.TrainConfig` (same defaults); pass ``tx`` to use another
-        optax optimizer than Adam / AdamW.
+      epochs, learning_rate, weight_decay, patience, loss, eval_every, batch_size: the fields
+        of :class:`~gnnrec_course.config.TrainConfig` (same defaults); pass ``tx`` to use
+        another optax optimizer than Adam / AdamW. An epoch is ``ceil(E / batch_size)`` steps.
+      devices: split every batch over this many devices (data parallel: the state and graph
+        are replicated, each device decodes its share of the batch, jit all-reduces the
+        gradients; every device still encodes the whole graph). ``None``: no mesh.
       seed: seeds initialisation and dropout; the same seed gives the same result.
       progress: show a ``tqdm`` bar with the loss and validation RMSE.
       state: continue from this ``TrainState`` instead of initialising a new one.
@@ -148,7 +159,9 @@ def fit(
       ConfigError: for an unknown loss or a setting out of range (``epochs < 1``, ...).
       TrainingDivergedError: when the loss becomes NaN or infinite.
     """
-    config = TrainConfig(epochs, learning_rate, weight_decay, patience, loss, eval_every)
+    config = TrainConfig(
+        epochs, learning_rate, weight_decay, patience, loss, eval_every, batch_size
+    )
     get_loss(config.loss)  # fail fast on a bad name
     graph = as_device_graph(graph)
     init_key, key = jax.random.split(as_prng_key(seed))
@@ -157,12 +170,17 @@ def fit(
             model, graph, train, learning_rate=learning_rate, weight_decay=weight_decay,
             seed=init_key, tx=tx,
         )  # fmt: skip
-    val_arrays = edge_arrays(val) if val is not None and len(val) > 0 else None
+    has_val = val is not None and len(val) > 0
     record = _Record(state.params)
     start = time.perf_counter()
+    if batch_size is None and devices is None:
+        step = _full_batch(state, graph, train, val if has_val else None)
+    else:
+        step = _batched(state, graph, train, val if has_val else None, batch_size, devices, seed)
+    state, graph = step.state, step.graph
     with progress_bar(config.epochs, desc, disable=not progress) as bar:
         state, epochs_run, stopped = _run_epochs(
-            state, graph, edge_arrays(train), val_arrays, key, config, record, bar,
+            state, step, key, config, record, bar,
             known_lr=learning_rate if tx is None else None,
         )  # fmt: skip
         if stopped:
@@ -171,18 +189,73 @@ def fit(
         state=state.replace(params=record.params),
         history=record.history,
         best_epoch=record.best_epoch,
-        best_val_rmse=record.best_rmse if val_arrays is not None else math.nan,
+        best_val_rmse=record.best_rmse if has_val else math.nan,
         epochs_run=epochs_run,
         seconds=time.perf_counter() - start,
         stopped_early=stopped,
     )
 
 
+@dataclass
+class _Steps:
+    """How one epoch trains and how validation is measured (full batch or padded batches)."""
+
+    state: TrainState
+    graph: jraph.GraphsTuple
+    epoch: Any  # (state, epoch, key, loss) -> (state, loss of the epoch's last step)
+    validate: Any  # state -> (rmse, mae), or None without validation data
+
+
+def _full_batch(state, graph, train, val) -> _Steps:
+    """One unpadded step on all ratings per epoch; validation in one forward pass."""
+    train_arrays = edge_arrays(train)
+    val_arrays = edge_arrays(val) if val is not None else None
+
+    def epoch(state, _epoch, key, loss):
+        return train_step(state, graph, *train_arrays, key, loss=loss)
+
+    def validate(state):
+        return tuple(float(v) for v in eval_step(state, graph, *val_arrays))
+
+    return _Steps(state, graph, epoch, validate if val is not None else None)
+
+
+_EVAL_BATCH = 1 << 18  # pairs decoded per evaluation batch
+
+
+def _batched(state, graph, train, val, batch_size, devices, seed) -> _Steps:
+    """Padded ``[B]`` steps (``B`` a multiple of the devices), optionally split over a mesh."""
+    mesh = data_mesh(devices) if devices is not None else None
+    n_dev = 1 if mesh is None else mesh.devices.size
+    size = round_up(batch_size if batch_size is not None else len(train), n_dev)
+
+    def place(*arrays):
+        return shard_batch(mesh, *arrays) if mesh is not None else arrays
+
+    if mesh is not None:
+        state, graph = replicate(mesh, (state, graph))
+
+    def epoch(state, number, key, loss):
+        data_loss = None
+        for batch in epoch_batches(
+            train.users, train.movies, train.ratings, size, seed=seed, epoch=number
+        ):
+            key, step_key = jax.random.split(key)
+            state, data_loss = masked_train_step(state, graph, *place(*batch), step_key, loss=loss)
+        return state, data_loss
+
+    def validate(state):
+        eval_size = round_up(min(len(val), _EVAL_BATCH), n_dev)
+        return evaluate_batches(
+            state, graph, val.users, val.movies, val.ratings, eval_size, shard=place
+        )
+
+    return _Steps(state, graph, epoch, validate if val is not None else None)
+
+
 def _run_epochs(
     state: TrainState,
-    graph: jraph.GraphsTuple,
-    train_arrays: tuple,
-    val_arrays: tuple | None,
+    step: _Steps,
     key: jax.Array,
     config: TrainConfig,
     record: _Record,
@@ -192,17 +265,15 @@ def _run_epochs(
     """The epoch loop of :func:`fit`; returns ``(last state, epochs run, stopped early)``."""
     epoch = 0
     for epoch in range(1, config.epochs + 1):
-        key, dropout_key = jax.random.split(key)
-        state, loss_value = train_step(state, graph, *train_arrays, dropout_key, loss=config.loss)
+        key, epoch_key = jax.random.split(key)
+        state, loss_value = step.epoch(state, epoch, epoch_key, config.loss)
         bar.update(1)
         if not _evaluated(epoch, config):
             continue
         train_loss = float(loss_value)
         if not math.isfinite(train_loss):
             raise _diverged(epoch, train_loss, known_lr)
-        val = None
-        if val_arrays is not None:
-            val = tuple(float(v) for v in eval_step(state, graph, *val_arrays))
+        val = step.validate(state) if step.validate is not None else None
         record.add(epoch, train_loss, val, state.params)
         bar.set_postfix(record.postfix(), refresh=False)
         if val is not None and config.patience is not None:

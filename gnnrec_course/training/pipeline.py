@@ -138,6 +138,7 @@ def train_default(
     epochs: int | None = None,
     progress: bool = True,
     model: str = "default",
+    devices: int | None = None,
     **fit_overrides: Any,
 ) -> TrainResult:
     """Split ``dataset``, build the training graph, train a model and score it on the test set.
@@ -150,6 +151,7 @@ def train_default(
       progress: show a progress bar.
       model: a rating model of the registry (:data:`MODEL_NAMES`): ``"default"``
         (:class:`GCNRecommender`) or ``"tutorial"`` (:class:`TutorialGCN`).
+      devices: split each batch over this many devices (``fit``'s ``devices``; ``None``: one).
       **fit_overrides: fields of :class:`~gnnrec_course.config.TrainConfig` to change
         (``learning_rate``, ``patience``, ...).
 
@@ -165,7 +167,7 @@ def train_default(
         rating_mean=float(data.split.train["rating"].mean()),
     )  # fmt: skip
     result = fit(
-        net, data.graph, data.train, data.val, seed=seed, progress=progress,
+        net, data.graph, data.train, data.val, seed=seed, progress=progress, devices=devices,
         desc=f"{model} on {dataset.name}/{split}", **as_dict(train_config),
     )  # fmt: skip
     test = evaluate(result.state, data.graph, data.test)

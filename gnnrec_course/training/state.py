@@ -6,6 +6,7 @@ XLA compiles each function once per graph *shape* and does not try to constant-f
 
 from __future__ import annotations
 
+import inspect
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +30,10 @@ __all__ = [
     "edge_arrays",
     "eval_step",
     "evaluate",
+    "evaluate_batches",
     "make_optimizer",
+    "masked_error_sums",
+    "masked_train_step",
     "predict",
     "train_step",
 ]
@@ -129,6 +133,90 @@ def train_step(
 
     (_, data_loss), grads = jax.value_and_grad(objective, has_aux=True)(state.params)
     return state.apply_gradients(grads=grads), data_loss
+
+
+def _accepts_mask(apply_fn: Any) -> bool:
+    """Whether the model behind ``apply_fn`` (a bound ``Module.apply``) takes ``mask=``."""
+    module = getattr(apply_fn, "__self__", None)
+    return module is not None and "mask" in inspect.signature(type(module).__call__).parameters
+
+
+@partial(jax.jit, static_argnames=("loss",))
+def masked_train_step(
+    state: TrainState,
+    graph: jraph.GraphsTuple,
+    users: Array,
+    movies: Array,
+    ratings: Array,
+    mask: Array,
+    dropout_key: Array,
+    loss: str = "mse",
+) -> tuple[TrainState, Array]:
+    """One gradient step on a padded batch (jitted once per batch shape).
+
+    ``users``, ``movies`` int32 ``[B]``; ``ratings``, ``mask`` float32 ``[B]`` (0 = padding).
+    The data loss is the masked mean; a model whose ``__call__`` takes ``mask`` (the default
+    model) also takes masked means of its pair penalties. Under a mesh, pass the batch sharded
+    and the state and graph replicated (:mod:`gnnrec_course.training.sharding`): jit
+    partitions the step and inserts the gradient all-reduce. Returns ``(new_state, loss)``.
+    """
+    loss_fn = get_loss(loss)
+    extra = {"mask": mask} if _accepts_mask(state.apply_fn) else {}
+
+    def objective(params):
+        pred, aux = state.apply_fn(
+            {"params": params}, graph, users, movies, train=True,
+            rngs={"dropout": dropout_key}, mutable=["losses"], **extra,
+        )  # fmt: skip
+        data_loss = loss_fn(pred, ratings, mask)
+        return data_loss + _penalty(aux), data_loss
+
+    (_, data_loss), grads = jax.value_and_grad(objective, has_aux=True)(state.params)
+    return state.apply_gradients(grads=grads), data_loss
+
+
+@jax.jit
+def _encode(state: TrainState, graph: jraph.GraphsTuple) -> Array:
+    return state.apply_fn({"params": state.params}, graph, method="encode")
+
+
+@jax.jit
+def masked_error_sums(
+    state: TrainState, z: Array, users: Array, movies: Array, ratings: Array, mask: Array
+) -> tuple[Array, Array]:
+    """``(sum of squared errors, sum of absolute errors)`` of one padded batch (jitted).
+
+    ``z`` is the model's ``encode`` output ``[N, D]``, computed once per evaluation;
+    predictions are the model's clipped ones.
+    """
+    pred = state.apply_fn({"params": state.params}, z, users, movies, method="decode")
+    err = (pred - ratings) * mask
+    return jnp.sum(err * err), jnp.sum(jnp.abs(err))
+
+
+def evaluate_batches(
+    state: TrainState,
+    graph: jraph.GraphsTuple,
+    users: Any,
+    movies: Any,
+    ratings: Any,
+    batch_size: int,
+    shard: Any = None,
+) -> tuple[float, float]:
+    """RMSE and MAE from one ``encode`` and padded ``[batch_size]`` decode batches.
+
+    ``shard``: optional function placing a batch's arrays on devices (a mesh's split).
+    """
+    from .batches import epoch_batches
+
+    z = _encode(state, graph)
+    sq = ab = 0.0
+    for batch in epoch_batches(users, movies, ratings, batch_size, seed=None):
+        arrays = shard(*batch) if shard is not None else batch
+        s, a = masked_error_sums(state, z, *arrays)
+        sq, ab = sq + float(s), ab + float(a)
+    n = max(1, len(ratings))
+    return float(np.sqrt(sq / n)), ab / n
 
 
 @jax.jit
