@@ -109,15 +109,19 @@ def cmd_train(args: argparse.Namespace) -> int:
     from gnnrec_course import data, training
     from gnnrec_course.baselines import evaluate_baselines
     from gnnrec_course.config import get_model_entry
+    from gnnrec_course.training.sharding import data_mesh
 
     get_model_entry(args.model)  # an unknown name fails before any data is read
+    devices = data_mesh(args.devices).devices.size  # more than JAX sees: exit 1
     dataset = data.load_dataset(args.dataset)
     result = training.train_default(
         dataset, split=args.split, seed=args.seed, epochs=args.epochs, progress=not args.json,
-        model=args.model,
+        model=args.model, devices=devices if devices > 1 else None,
+        **({} if args.batch_size is None else {"batch_size": args.batch_size}),
     )  # fmt: skip
     baselines = evaluate_baselines(result.split)
     summary = result.summary()
+    summary["devices"] = devices
     summary["baselines"] = {
         name: {k: round(float(v), 4) for k, v in scores.items()}
         for name, scores in baselines.items()
@@ -254,6 +258,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--epochs", type=_positive_int, default=None, help="maximum epochs, >= 1 (default: model's)"
     )
     train.add_argument("--model", default="default", help=f"{', '.join(MODELS)} (default: default)")
+    train.add_argument(
+        "--devices", type=_positive_int, default=None,
+        help="split each batch over N devices (default: all devices JAX sees)",
+    )  # fmt: skip
+    train.add_argument(
+        "--batch-size", type=_positive_int, default=None,
+        help="ratings per step (default: all, one step per epoch)",
+    )  # fmt: skip
     train.add_argument("--json", action="store_true", help="print one JSON object")
     train.set_defaults(func=cmd_train)
 
