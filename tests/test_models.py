@@ -221,15 +221,6 @@ def hybrid(**kwargs):
     return models.default_model(N, 1.0, 5.0, num_users=N_USERS, **kwargs)
 
 
-def test_rating_matrix_holds_the_training_ratings():
-    model = hybrid()
-    params = init(model)
-    r = np.asarray(model.apply(params, tiny_graph(), method=model.rating_matrix))
-    expected = np.zeros((N - N_USERS, N_USERS), dtype=np.float32)
-    expected[MOVIES - N_USERS, USERS] = RATINGS
-    np.testing.assert_array_equal(r, expected)
-
-
 def test_movie_codes_are_rating_weighted_sums():
     model = hybrid()
     params = init(model)

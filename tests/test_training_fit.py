@@ -210,3 +210,44 @@ def test_train_step_does_not_recompile_for_another_graph_of_the_same_shape(probl
     # ... while a new shape does trace again (so the counter does see traces).
     training.train_step(state, graph, tr.users[1:], tr.movies[1:], tr.ratings[1:], key)
     assert len(traces) == 2
+
+
+# ----- mini-batches --------------------------------------------------------------------------
+
+
+def test_padded_masked_step_equals_the_unpadded_step(problem):
+    maps, _, graph, edges = problem
+    model = models.default_model(maps.num_nodes, 1.0, 5.0, num_users=maps.num_users, embed_dim=8)
+    state = training.create_train_state(model, graph, edges["train"], seed=0)
+    users, movies, ratings = training.edge_arrays(edges["train"])
+    key = jax.random.PRNGKey(0)
+    plain, plain_loss = training.train_step(state, graph, users, movies, ratings, key)
+    batch = next(training.batches.epoch_batches(users, movies, ratings, len(ratings) + 7,
+                                                seed=None))  # fmt: skip
+    assert batch[3].sum() == len(ratings) and len(batch[3]) == len(ratings) + 7
+    padded, padded_loss = training.masked_train_step(state, graph, *batch, key)
+    np.testing.assert_allclose(padded_loss, plain_loss, rtol=1e-5)
+    for a, b in zip(jax.tree_util.tree_leaves(padded.params),
+                    jax.tree_util.tree_leaves(plain.params), strict=True):  # fmt: skip
+        np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_epoch_batches_cover_every_rating_once():
+    users = np.arange(10)
+    seen = []
+    for u, _, _, mask in training.batches.epoch_batches(users, users, users, 4, seed=1, epoch=2):
+        assert len(u) == 4
+        seen.extend(u[mask > 0].tolist())
+    assert sorted(seen) == list(range(10))
+
+
+def test_fit_with_batches_trains_and_evaluates_like_full_batch(problem):
+    maps, _, graph, edges = problem
+    model = models.default_model(maps.num_nodes, 1.0, 5.0, num_users=maps.num_users, embed_dim=8)
+    result = training.fit(model, graph, edges["train"], edges["val"], epochs=5, batch_size=64,
+                          patience=None, progress=False)  # fmt: skip
+    assert result.history["train_loss"][-1] < result.history["train_loss"][0]
+    full = training.evaluate(result.state, graph, edges["val"])  # the best epoch's params
+    best = result.history["epoch"].index(result.best_epoch)
+    assert result.history["val_rmse"][best] == pytest.approx(full["rmse"], rel=1e-5)
+    assert result.history["val_mae"][best] == pytest.approx(full["mae"], rel=1e-5)

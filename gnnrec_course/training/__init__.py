@@ -5,8 +5,10 @@ Modules, each with one job:
 * :mod:`~gnnrec_course.training.losses`: masked MSE / L1 losses and :data:`LOSSES`;
 * :mod:`~gnnrec_course.training.state`: ``TrainState``, optimizer, jitted ``train_step`` /
   ``eval_step``, ``predict``, ``evaluate``;
-* :mod:`~gnnrec_course.training.fit`: :func:`fit` (full batch, early stopping) and
-  :class:`FitResult`;
+* :mod:`~gnnrec_course.training.fit`: :func:`fit` (full batch or ``batch_size``, ``devices``,
+  early stopping) and :class:`FitResult`;
+* :mod:`~gnnrec_course.training.batches`: fixed-shape padded mini-batches (``epoch_batches``);
+* :mod:`~gnnrec_course.training.sharding`: data parallelism over a 1-D device mesh;
 * :mod:`~gnnrec_course.training.timing`: :func:`epoch_seconds`, the epoch timing of the doctor
   and the benchmark;
 * :mod:`~gnnrec_course.training.pipeline`: :func:`train_default` (data to tested model, with a
@@ -18,6 +20,7 @@ Typical use::
     preds = predict(result.state, graph, test_edges.users, test_edges.movies)
 """
 
+from . import batches, sharding
 from .fit import FitResult, fit
 from .losses import LOSSES, get_loss, masked_l1_loss, masked_mse_loss
 from .pipeline import (
@@ -35,7 +38,10 @@ from .state import (
     edge_arrays,
     eval_step,
     evaluate,
+    evaluate_batches,
     make_optimizer,
+    masked_error_sums,
+    masked_train_step,
     predict,
     train_step,
 )
@@ -51,18 +57,23 @@ __all__ = [
     "TrainResult",
     "TrainState",
     "as_device_graph",
+    "batches",
     "build_model",
     "create_train_state",
     "edge_arrays",
     "epoch_seconds",
     "eval_step",
     "evaluate",
+    "evaluate_batches",
     "fit",
     "get_loss",
     "make_optimizer",
+    "masked_error_sums",
     "masked_l1_loss",
     "masked_mse_loss",
+    "masked_train_step",
     "predict",
+    "sharding",
     "train_default",
     "train_step",
 ]
