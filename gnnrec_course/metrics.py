@@ -1,4 +1,4 @@
-"""Rating and ranking metrics: RMSE, MAE, precision@k, recall@k and NDCG@k.
+"""Rating and ranking metrics: RMSE, MAE, precision@k, recall@k, NDCG@k, MAP@k, hit rate@k.
 
 Rating metrics compare predicted ratings with true ratings, element by element.
 Ranking metrics compare, for each user, a ranked list of recommended movie ids with the set
@@ -9,6 +9,12 @@ of movies that are relevant to that user (for example the test movies they rated
 - NDCG@k      = DCG@k / IDCG@k with binary relevance and a log2 discount:
   DCG@k = sum over ranks r = 1..k of rel_r / log2(r + 1), and IDCG@k is the DCG of a perfect
   list, that is sum over r = 1..min(k, |relevant|) of 1 / log2(r + 1).
+- MAP@k       = sum over hits at rank r of (hits within the first r) / r, divided by
+  min(k, |relevant|) (Microsoft Recommenders' ``map_at_k``).
+- hit rate@k  = share of users with at least one relevant movie in the first k.
+
+:func:`metrics_from_hits` computes them all from a hit matrix; every other ranking function
+(here and in :mod:`gnnrec_course.recommend`) goes through it.
 
 Each ranking metric is the mean over users. Users with no relevant movie are skipped (their
 recall and NDCG are undefined); if no user has a relevant movie the result is ``nan``.
@@ -30,8 +36,11 @@ __all__ = [
     "recall_at_k",
     "ndcg_at_k",
     "hits_at_k",
+    "metrics_from_hits",
     "ranking_from_hits",
 ]
+
+RANKING_METRICS: tuple[str, ...] = ("precision", "recall", "ndcg", "map", "hit_rate")
 
 
 def _pair(pred, target) -> tuple[np.ndarray, np.ndarray]:
@@ -105,15 +114,16 @@ def _discounts(k: int) -> np.ndarray:
     return 1.0 / np.log2(np.arange(2, k + 2, dtype=np.float64))
 
 
-def ranking_from_hits(hits: np.ndarray, n_relevant: np.ndarray) -> dict[str, float]:
-    """Precision, recall and NDCG at k = ``hits.shape[1]``, averaged over users.
+def metrics_from_hits(hits: np.ndarray, n_relevant: np.ndarray) -> dict[str, float]:
+    """Precision, recall, NDCG, MAP and hit rate at k = ``hits.shape[1]``, mean over users.
 
     Args:
       hits: bool [U, k], True where the item at that rank is relevant.
       n_relevant: int [U], number of relevant items of each user; users with 0 are skipped.
 
     Returns:
-      ``{"precision@k", "recall@k", "ndcg@k"}`` with k the actual number, e.g. "ndcg@10".
+      ``{"precision", "recall", "ndcg", "map", "hit_rate"}`` (all ``nan`` if no user has a
+      relevant item).
     """
     hits = np.asarray(hits, dtype=bool)
     n_relevant = np.asarray(n_relevant, dtype=np.int64).reshape(-1)
@@ -123,20 +133,39 @@ def ranking_from_hits(hits: np.ndarray, n_relevant: np.ndarray) -> dict[str, flo
             f"{n_relevant.shape}."
         )
     k = hits.shape[1]
-    names = (f"precision@{k}", f"recall@{k}", f"ndcg@{k}")
     keep = n_relevant > 0
-    if not keep.any():
-        return dict.fromkeys(names, float("nan"))
+    if not keep.any() or k == 0:
+        return dict.fromkeys(RANKING_METRICS, float("nan"))
     hits, n_rel = hits[keep].astype(np.float64), n_relevant[keep]
     n_hits = hits.sum(axis=1)
     disc = _discounts(k)
-    dcg = hits @ disc
     ideal = np.concatenate([[0.0], np.cumsum(disc)])[np.minimum(n_rel, k)]
+    ranks = np.arange(1, k + 1, dtype=np.float64)
+    precision_at_hits = np.cumsum(hits, axis=1) / ranks * hits
     return {
-        names[0]: float(np.mean(n_hits / k)),
-        names[1]: float(np.mean(n_hits / n_rel)),
-        names[2]: float(np.mean(dcg / ideal)),
+        "precision": float(np.mean(n_hits / k)),
+        "recall": float(np.mean(n_hits / n_rel)),
+        "ndcg": float(np.mean(hits @ disc / ideal)),
+        "map": float(np.mean(precision_at_hits.sum(axis=1) / np.minimum(n_rel, k))),
+        "hit_rate": float(np.mean(n_hits > 0)),
     }
+
+
+def ranking_from_hits(hits: np.ndarray, n_relevant: np.ndarray) -> dict[str, float]:
+    """Precision, recall and NDCG at k = ``hits.shape[1]``, averaged over users.
+
+    The same numbers as :func:`metrics_from_hits`, under the keys of notebooks 04-05.
+
+    Args:
+      hits: bool [U, k], True where the item at that rank is relevant.
+      n_relevant: int [U], number of relevant items of each user; users with 0 are skipped.
+
+    Returns:
+      ``{"precision@k", "recall@k", "ndcg@k"}`` with k the actual number, e.g. "ndcg@10".
+    """
+    out = metrics_from_hits(hits, n_relevant)
+    k = np.shape(hits)[1]
+    return {f"{name}@{k}": out[name] for name in ("precision", "recall", "ndcg")}
 
 
 def precision_at_k(recommended, relevant, k: int) -> float:

@@ -17,6 +17,13 @@ movie the user has not rated, so it can recommend something new.
 against each user's held-out movies rated at least ``relevant_threshold``;
 :func:`popularity_score_fn` and :func:`popularity_top_n` give the most-popular baseline and
 :func:`baseline_score_fn` wraps the rating baselines of :mod:`gnnrec_course.baselines`.
+
+For the ranking protocols (:func:`gnnrec_course.graph.ranking_split`, binary relevance: every
+test interaction is relevant), :func:`evaluate_ranking` scores a *matrix* score function
+``scores_fn(user nodes [B]) -> [B, M]`` one batch of users at a time over every movie not in
+the user's training set, with precision, recall, NDCG, MAP, hit rate and catalogue coverage;
+:func:`popularity_scores` and :func:`random_scores` are its baselines. :func:`ranking_metrics`
+is the same computation (one code path) for pair score functions and a rating threshold.
 """
 
 from __future__ import annotations
@@ -28,23 +35,38 @@ import numpy as np
 import pandas as pd
 
 from .errors import CourseError
-from .metrics import ranking_from_hits
+from .metrics import metrics_from_hits
 
 if TYPE_CHECKING:
     from .graph import IdMaps
 
 __all__ = [
+    "RANKING_METRIC_NAMES",
+    "MatrixScoreFn",
     "RecommendError",
     "Recommender",
     "ScoreFn",
+    "UserItems",
     "baseline_score_fn",
+    "evaluate_ranking",
+    "pair_scores_fn",
     "popularity_score_fn",
+    "popularity_scores",
     "popularity_top_n",
+    "random_scores",
     "ranking_metrics",
+    "top_k_unseen",
 ]
 
 ScoreFn = Callable[[np.ndarray, np.ndarray], Any]
 """``score_fn(users int32 [B], movies int32 [B]) -> scores [B]`` (node ids in, higher = better)."""
+
+MatrixScoreFn = Callable[[np.ndarray], Any]
+"""``scores_fn(users int32 [B] user nodes) -> scores [B, M]`` over movie indices ``0..M-1``."""
+
+RANKING_METRIC_NAMES: tuple[str, ...] = (
+    "precision", "recall", "ndcg", "map", "hit_rate", "coverage",
+)  # fmt: skip
 
 _BATCH = 1 << 18  # (user, movie) pairs scored per call
 
@@ -114,11 +136,18 @@ def _top_k_indices(scores: np.ndarray, k: int) -> np.ndarray:
 
     Ties are broken by the smaller column index, so the result is deterministic.
     """
+    scores = np.where(np.isnan(scores), -np.inf, scores)  # a NaN score ranks last
     k = min(k, scores.shape[1])
     if k == scores.shape[1]:
         part = np.broadcast_to(np.arange(k), scores.shape).copy()
     else:
-        part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        # argpartition picks arbitrarily among scores tied with the k-th best: keep every
+        # score above it and the first (lowest-index) ties up to k.
+        kth = -np.partition(-scores, k - 1, axis=1)[:, k - 1 : k]  # [rows, 1]
+        above, tied = scores > kth, scores == kth
+        need = k - above.sum(axis=1, keepdims=True)
+        chosen = above | (tied & (np.cumsum(tied, axis=1) <= need))
+        part = np.nonzero(chosen)[1].reshape(len(scores), k)
     part_scores = np.take_along_axis(scores, part, axis=1)
     order = np.lexsort((part, -part_scores), axis=1)
     return np.take_along_axis(part, order, axis=1)
@@ -217,10 +246,13 @@ class Recommender:
             return cache["z"]
 
         if hasattr(model, "decode"):
+            # Rank on unclipped scores where the model offers them: clipping to the rating
+            # scale ties every movie predicted above its top.
+            unclipped = {"clip": False} if _takes_clip(model.decode) else {}
 
             @jax.jit
             def _decode(v, z, users, movies):
-                return model.apply(v, z, users, movies, method=model.decode)
+                return model.apply(v, z, users, movies, method=model.decode, **unclipped)
 
             def score(users: np.ndarray, movies: np.ndarray) -> np.ndarray:
                 return np.asarray(_decode(variables, embedding_fn(), users, movies))
@@ -332,6 +364,13 @@ class Recommender:
         )
 
 
+def _takes_clip(decode: Callable[..., Any]) -> bool:
+    """Whether a model's ``decode`` has a ``clip`` argument (unclipped scores for ranking)."""
+    import inspect
+
+    return "clip" in inspect.signature(decode).parameters
+
+
 def _padded(fn: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> ScoreFn:
     """Call ``fn`` with inputs padded to a power of two (>= 1024), so jit compiles rarely."""
 
@@ -405,6 +444,128 @@ def baseline_score_fn(baseline: Any, maps: IdMaps) -> ScoreFn:
 # -- ranking evaluation ---------------------------------------------------------------------
 
 
+class UserItems:
+    """Each user's movies as a CSR structure over user nodes ``0..U-1``.
+
+    Attributes:
+        indptr: int64 [U + 1]; user u's movies are ``indices[indptr[u]:indptr[u + 1]]``.
+        indices: int64 [P], movie indices ``0..M-1`` (node id minus U), sorted per user.
+        num_movies: M.
+    """
+
+    def __init__(self, indptr: np.ndarray, indices: np.ndarray, num_movies: int) -> None:
+        self.indptr, self.indices, self.num_movies = indptr, indices, int(num_movies)
+
+    @classmethod
+    def from_frame(
+        cls, interactions: pd.DataFrame | Sequence[pd.DataFrame] | None, maps: IdMaps
+    ) -> UserItems:
+        """The (deduplicated) movies of each user in ``interactions`` (user_id, movie_id; a
+        DataFrame or a list of them); rows with ids unknown to ``maps`` are skipped."""
+        u, m = _known_pairs(_concat_ratings(interactions), maps)
+        keys = np.unique(u * maps.num_movies + m)
+        users, movies = keys // maps.num_movies, keys % maps.num_movies
+        counts = np.bincount(users, minlength=maps.num_users)
+        return cls(np.r_[0, np.cumsum(counts)], movies, maps.num_movies)
+
+    @property
+    def counts(self) -> np.ndarray:
+        """Number of movies of each user, int64 [U]."""
+        return np.diff(self.indptr)
+
+    def users_and_movies(self) -> tuple[np.ndarray, np.ndarray]:
+        """The pairs as user nodes [P] and movie indices [P], grouped by user."""
+        return np.repeat(np.arange(len(self.counts)), self.counts), self.indices
+
+    def mask(self, users: np.ndarray) -> np.ndarray:
+        """bool [B, M]: True at the movies of each user in ``users`` [B]."""
+        users = np.asarray(users, dtype=np.int64)
+        out = np.zeros((len(users), self.num_movies), dtype=bool)
+        starts, ends = self.indptr[users], self.indptr[users + 1]
+        lengths = ends - starts
+        rows = np.repeat(np.arange(len(users)), lengths)
+        offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        cols = self.indices[np.repeat(starts, lengths) + offsets]
+        out[rows, cols] = True
+        return out
+
+
+def top_k_unseen(scores: np.ndarray, seen: np.ndarray, k: int) -> np.ndarray:
+    """Indices [B, min(k, M)] of the best-scored movies per row, skipping ``seen`` [B, M].
+
+    Best first; ties go to the lower movie index. A row with fewer than ``k`` unseen movies
+    ends with seen ones (score ``-inf``).
+    """
+    masked = np.where(seen, -np.inf, np.asarray(scores, dtype=np.float64))
+    return _top_k_indices(masked, k)
+
+
+def evaluate_ranking(
+    scores_fn: MatrixScoreFn,
+    train: UserItems,
+    test: UserItems,
+    k: int = 10,
+    batch_size: int = 512,
+) -> dict[str, float]:
+    """Ranking metrics at ``k`` of ``scores_fn`` over every movie not in a user's training set.
+
+    For each user with at least one test movie (all test movies are relevant), every movie
+    except the user's training movies is ranked; the top ``k`` are compared with the test
+    movies. Users are scored ``batch_size`` at a time (memory ``batch_size x M``).
+
+    Args:
+      scores_fn: user nodes int32 [B] -> scores [B, M] (higher is better).
+      train: each user's training movies (never recommended).
+      test: each user's relevant movies; users without any are not evaluated.
+      k: cut-off.
+      batch_size: users scored at a time.
+
+    Returns:
+      ``{"precision", "recall", "ndcg", "map", "hit_rate", "coverage"}``: means over the
+      evaluated users; coverage is the share of the catalogue in anybody's top ``k``.
+    """
+    k = _check_n(k, "recommendations", name="k")
+    users = np.flatnonzero(test.counts > 0).astype(np.int32)
+    hits = np.zeros((len(users), k), dtype=bool)
+    recommended = np.zeros(train.num_movies, dtype=bool)
+    for start in range(0, len(users), batch_size):
+        batch = users[start : start + batch_size]
+        seen = train.mask(batch)
+        top = top_k_unseen(np.asarray(scores_fn(batch)), seen, k)
+        # A user with fewer than k unseen movies gets seen ones at the end: not recommended.
+        fresh = ~np.take_along_axis(seen, top, axis=1)
+        recommended[top[fresh]] = True
+        found = np.take_along_axis(test.mask(batch), top, axis=1) & fresh
+        hits[start : start + len(batch), : top.shape[1]] = found
+    out = metrics_from_hits(hits, test.counts[users])
+    out["coverage"] = float(recommended.mean())
+    return out
+
+
+def pair_scores_fn(score_fn: ScoreFn, maps: IdMaps) -> MatrixScoreFn:
+    """A matrix score function ``users [B] -> [B, M]`` from a pair one (:data:`ScoreFn`)."""
+    return lambda users: score_matrix(score_fn, users, maps)
+
+
+def popularity_scores(train: UserItems) -> MatrixScoreFn:
+    """Every user gets the movies' training interaction counts as scores ([B, M])."""
+    counts = np.bincount(train.indices, minlength=train.num_movies).astype(np.float32)
+    return lambda users: np.broadcast_to(counts, (len(users), len(counts)))
+
+
+def random_scores(num_movies: int, seed: int = 0) -> MatrixScoreFn:
+    """Uniform random scores [B, M], fixed per (seed, user) whatever the batches."""
+
+    def scores(users: np.ndarray) -> np.ndarray:
+        rows = [
+            np.random.default_rng([seed, int(u)]).random(num_movies, dtype=np.float32)
+            for u in np.asarray(users).reshape(-1)
+        ]
+        return np.stack(rows) if rows else np.zeros((0, num_movies), np.float32)
+
+    return scores
+
+
 def ranking_metrics(
     recommender_or_score_fn: Recommender | ScoreFn,
     train_df: pd.DataFrame | Sequence[pd.DataFrame],
@@ -415,10 +576,11 @@ def ranking_metrics(
 ) -> dict[str, float]:
     """Precision, recall and NDCG at ``k`` of top-k lists over all unseen movies.
 
-    For every user with at least one test rating ``>= relevant_threshold``: score all movies
-    (one [users, M] matrix), mask the movies rated in ``train_df`` (pass a list such as
-    ``[split.train, split.val]`` to mask several), take the ``k`` best and compare them with
-    the user's relevant test movies. Users without a relevant test movie are skipped.
+    For every user with at least one test rating ``>= relevant_threshold``: score all movies,
+    mask the movies rated in ``train_df`` (pass a list such as ``[split.train, split.val]``
+    to mask several), take the ``k`` best and compare them with the user's relevant test
+    movies. Users without a relevant test movie are skipped. The computation is
+    :func:`evaluate_ranking`'s.
 
     Returns:
       ``{"precision@10": ..., "recall@10": ..., "ndcg@10": ...}`` (keys use the actual k),
@@ -431,22 +593,9 @@ def ranking_metrics(
         else recommender_or_score_fn
     )
     rel = test_df[test_df["rating"].to_numpy(dtype=np.float64) >= relevant_threshold]
-    rel_u, rel_m = _known_pairs(rel, maps)
-    users = np.unique(rel_u)
-    if len(users) == 0:
-        return ranking_from_hits(np.zeros((0, k), bool), np.zeros(0, np.int64))
-    row = np.full(maps.num_users, -1, dtype=np.int64)
-    row[users] = np.arange(len(users))
-
-    relevant = np.zeros((len(users), maps.num_movies), dtype=bool)
-    relevant[row[rel_u], rel_m] = True
-    scores = score_matrix(score_fn, users.astype(np.int32), maps)
-    seen_u, seen_m = _known_pairs(_concat_ratings(train_df), maps)
-    keep = row[seen_u] >= 0
-    scores[row[seen_u[keep]], seen_m[keep]] = -np.inf
-
-    top = _top_k_indices(scores, k)  # [users, min(k, M)]
-    hits = np.zeros((len(users), k), dtype=bool)
-    found = np.take_along_axis(relevant, top, axis=1)
-    hits[:, : top.shape[1]] = found & np.isfinite(np.take_along_axis(scores, top, axis=1))
-    return ranking_from_hits(hits, relevant.sum(axis=1))
+    train, test = UserItems.from_frame(train_df, maps), UserItems.from_frame(rel, maps)
+    # All users at once: a pair score function is called on as few chunks as possible.
+    out = evaluate_ranking(
+        pair_scores_fn(score_fn, maps), train, test, k=k, batch_size=max(maps.num_users, 1)
+    )
+    return {f"{name}@{k}": out[name] for name in ("precision", "recall", "ndcg")}
