@@ -171,9 +171,29 @@ def check_jax() -> dict[str, Any]:
         return {
             "backend": jax.default_backend(),
             "devices": [f"{d.platform}:{d.id} ({d.device_kind})" for d in devices],
+            "sharded_step": check_sharded_step(),
         }
     except Exception as error:  # noqa: BLE001
         return {"backend": None, "devices": [], "error": one_line(error)}
+
+
+def check_sharded_step() -> str:
+    """``"ok on N devices"`` if a jitted step over a batch split on every device runs right."""
+    try:
+        import jax
+        import numpy as np
+
+        from .training.sharding import data_mesh, shard_batch
+
+        mesh = data_mesh()
+        n = mesh.devices.size
+        (batch,) = shard_batch(mesh, np.arange(4 * n, dtype=np.float32))
+        total = float(jax.jit(lambda x: (2.0 * x).sum())(batch))
+        if total != float(4 * n * (4 * n - 1)):
+            return f"wrong result {total} on {n} devices"
+        return f"ok on {n} device{'s' if n > 1 else ''}"
+    except Exception as error:  # noqa: BLE001
+        return f"failed: {one_line(error)}"
 
 
 def _where_data_dir_comes_from() -> str:
@@ -380,6 +400,7 @@ def format_report(report: dict[str, Any]) -> str:
     jax_info = report["jax"]
     if jax_info.get("backend"):
         lines.append(f"JAX         backend {jax_info['backend']}: {', '.join(jax_info['devices'])}")
+        lines.append(f"  sharded step {jax_info.get('sharded_step', '-')}")
     else:
         lines.append(f"JAX         unavailable ({jax_info.get('error', 'not installed')})")
     data_info = report["data"]

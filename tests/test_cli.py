@@ -293,3 +293,21 @@ def test_closed_stdout_pipe_ends_quietly(synthetic_root: Path, command: str) -> 
     result = _run_into_closed_pipe(argv, synthetic_root)
     assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr, result.stderr
     assert result.returncode == 141
+
+
+def test_train_more_devices_than_jax_sees_is_one_line_exit_1(
+    synthetic_root: Path, capsys: pytest.CaptureFixture
+) -> None:
+    import jax
+
+    assert main(["train", "--devices", str(len(jax.devices()) + 1), "--json"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and "--devices" in lines[0]
+
+
+def test_train_reports_its_devices(synthetic_root: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["train", "--devices", "1", "--batch-size", "64", "--epochs", "2", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["devices"] == 1 and summary["epochs_run"] == 2

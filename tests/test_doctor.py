@@ -201,3 +201,18 @@ def test_help_lists_the_options(capsys) -> None:
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
     assert "--json" in out and "--quick" in out
+
+
+def test_sharded_step_runs_on_every_device() -> None:
+    import jax
+
+    n = len(jax.devices())
+    assert doctor.check_sharded_step() == f"ok on {n} device{'s' if n > 1 else ''}"
+    assert doctor.check_jax()["sharded_step"].startswith("ok")
+
+
+def test_sharded_step_on_two_forced_devices() -> None:
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    code = "from gnnrec_course import doctor; print(doctor.check_sharded_step())"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "ok on 2 devices", out.stderr[-1000:]
