@@ -8,13 +8,14 @@ COLAB_VENV := .venv-colab
 export PYTHONHASHSEED := 0
 # Data: $GNNREC_DATA_DIR, else the user cache; see README "Data".
 
-.PHONY: help lab test test-unit test-notebooks course bench notebooks lint test-browser test-colab-stack doctor clean
+.PHONY: help lab test test-unit test-notebooks course bench bench-scale notebooks lint test-browser test-colab-stack doctor clean
 
 help:
 	@echo "make lab               open the course in JupyterLab (sets up .venv on first use)"
 	@echo "make test              run every test: unit tests, notebook sync, nbval over notebooks/ and solutions/"
 	@echo "make course            execute every solution notebook, write HTML to build/, print timings"
 	@echo "make bench             measure model quality and speed, rewrite benchmarks/RESULTS.md"
+	@echo "make bench-scale       time and memory at MovieLens sizes up to 25M (synthetic data)"
 	@echo "make notebooks         re-execute solutions/ and regenerate notebooks/ from them"
 	@echo "make doctor            workshop pre-flight check"
 	@echo "make test-browser      run notebook 01 in JupyterLab in headless Chromium"
@@ -45,6 +46,10 @@ course: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_benchmarks.py
+
+# Seconds per epoch and peak memory at ml-100k..ml-25m sizes (synthetic), 1 and 2 devices.
+bench-scale: $(STAMP)
+	$(BIN)/python benchmarks/bench_scale.py
 
 notebooks: $(STAMP)
 	$(BIN)/python -m tools.course_runner --inplace
