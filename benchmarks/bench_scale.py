@@ -138,6 +138,16 @@ def write_results(rows: list[dict], note: str) -> None:
     results.write_text(text)
 
 
+def _merged(rows: list[dict]) -> list[dict]:
+    """Earlier rows of ``scale.json`` for the (size, devices) pairs not run now, plus ``rows``."""
+    path = HERE / "scale.json"
+    old = json.loads(path.read_text()) if path.exists() else []
+    new = {(r["size"], r["devices"]) for r in rows}
+    kept = [r for r in old if (r["size"], r["devices"]) not in new]
+    order = list(SIZES)
+    return sorted(kept + rows, key=lambda r: (order.index(r["size"]), r["devices"]))
+
+
 def main() -> None:
     if len(sys.argv) == 4 and sys.argv[1] == "--child":
         child(sys.argv[2], int(sys.argv[3]))
@@ -147,12 +157,13 @@ def main() -> None:
     parser.add_argument("--devices", default="1,2")
     args = parser.parse_args()
     sizes, devices = args.sizes.split(","), [int(d) for d in args.devices.split(",")]
-    rows = run(sizes, devices)
+    rows = _merged(run(sizes, devices))
     (HERE / "scale.json").write_text(json.dumps(rows, indent=2) + "\n")
     plot(rows, HERE / "scale.png")
     note = (
         f"Generated on {time.strftime('%Y-%m-%d %H:%M')} by `benchmarks/bench_scale.py`: "
-        f"sizes {', '.join(sizes)}; one full-batch epoch compiled, then {TIMED_EPOCHS} timed "
+        f"last run: sizes {', '.join(sizes)}; one full-batch epoch compiled, then "
+        f"{TIMED_EPOCHS} timed; ratings per size as in the real datasets "
         "(the ranking model is not included yet). 2 devices are forced CPU devices on the "
         "same cores, so they show that sharding runs, not a speed-up."
     )
