@@ -9,6 +9,11 @@ Modules, each with one job:
   early stopping) and :class:`FitResult`;
 * :mod:`~gnnrec_course.training.batches`: fixed-shape padded mini-batches (``epoch_batches``);
 * :mod:`~gnnrec_course.training.sharding`: data parallelism over a 1-D device mesh;
+* :mod:`~gnnrec_course.training.ranking_bpr`: the BPR loss, :class:`PositiveIndex`, uniform
+  negatives and fixed-shape epochs of triples; :mod:`~gnnrec_course.training.ranking`:
+  :func:`fit_ranking` (LightGCN with BPR, early stopping on validation NDCG@k);
+  :mod:`~gnnrec_course.training.ranking_rating`: :func:`fit_rating_for_ranking` (the rating
+  model on a ranking protocol);
 * :mod:`~gnnrec_course.training.timing`: :func:`epoch_seconds`, the epoch timing of the doctor
   and the benchmark;
 * :mod:`~gnnrec_course.training.pipeline`: :func:`train_default` (data to tested model, with a
@@ -31,6 +36,9 @@ from .pipeline import (
     build_model,
     train_default,
 )
+from .ranking import RankingResult, fit_ranking, interaction_graph, layer0_embeddings
+from .ranking_bpr import PositiveIndex, bpr_loss, epoch_batches, sample_negatives
+from .ranking_rating import RatingRankingResult, fit_rating_for_ranking
 from .state import (
     TrainState,
     as_device_graph,
@@ -53,26 +61,36 @@ __all__ = [
     "FitResult",
     "LOSSES",
     "MODEL_NAMES",
+    "PositiveIndex",
+    "RankingResult",
+    "RatingRankingResult",
     "TUTORIAL_HPARAMS",
     "TrainResult",
     "TrainState",
     "as_device_graph",
     "batches",
+    "bpr_loss",
     "build_model",
     "create_train_state",
     "edge_arrays",
+    "epoch_batches",
     "epoch_seconds",
     "eval_step",
     "evaluate",
     "evaluate_batches",
     "fit",
+    "fit_ranking",
+    "fit_rating_for_ranking",
     "get_loss",
+    "interaction_graph",
+    "layer0_embeddings",
     "make_optimizer",
     "masked_error_sums",
     "masked_l1_loss",
     "masked_mse_loss",
     "masked_train_step",
     "predict",
+    "sample_negatives",
     "sharding",
     "train_default",
     "train_step",
