@@ -202,7 +202,7 @@ def test_train_json_shape(synthetic_root: Path, capsys: pytest.CaptureFixture) -
     summary = json.loads(capsys.readouterr().out)
     assert set(summary) == {
         "dataset", "split", "seed", "model", "epochs_run", "train_seconds",
-        "val_rmse", "test_rmse", "test_mae", "baselines",
+        "val_rmse", "test_rmse", "test_mae", "devices", "baselines",
     }  # fmt: skip
     assert summary["epochs_run"] == 3
     assert set(summary["baselines"]) == {"global_mean", "bias", "mf"}
