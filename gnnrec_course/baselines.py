@@ -16,6 +16,9 @@ All three work on pandas DataFrames with columns ``user_id``, ``movie_id`` and `
 Users or movies absent from the training data fall back to what is known: ``mu`` plus the
 known bias (and no interaction term). Every prediction is clipped to the training rating
 range, so a 1-5 dataset never gets a 5.3.
+
+For ranking, :func:`ranking_baselines` scores the most-popular list and random lists on a
+ranking split (their score functions are in :mod:`gnnrec_course.recommend`).
 """
 
 from __future__ import annotations
@@ -30,8 +33,15 @@ from .metrics import mae, rmse
 
 if TYPE_CHECKING:
     from .graph import RatingSplit
+    from .recommend import UserItems
 
-__all__ = ["GlobalMean", "BiasBaseline", "MatrixFactorization", "evaluate_baselines"]
+__all__ = [
+    "GlobalMean",
+    "BiasBaseline",
+    "MatrixFactorization",
+    "evaluate_baselines",
+    "ranking_baselines",
+]
 
 _COLUMNS = ("user_id", "movie_id", "rating")
 
@@ -338,3 +348,25 @@ def evaluate_baselines(split: RatingSplit) -> dict[str, dict[str, float]]:
         pred = model.fit(split.train).predict(split.test)
         results[name] = {"rmse": rmse(pred, target), "mae": mae(pred, target)}
     return results
+
+
+def ranking_baselines(
+    train: UserItems, test: UserItems, k: int = 10, seed: int = 0
+) -> dict[str, dict[str, float]]:
+    """Top-``k`` metrics of the popularity and random baselines on a ranking split.
+
+    Args:
+      train, test: each user's training and test movies
+        (:class:`gnnrec_course.recommend.UserItems`).
+      k: cut-off; seed: seeds the random scores.
+
+    Returns:
+      ``{"popularity": {...}, "random": {...}}`` with the keys of
+      :func:`gnnrec_course.recommend.evaluate_ranking`.
+    """
+    from .recommend import evaluate_ranking, popularity_scores, random_scores
+
+    return {
+        "popularity": evaluate_ranking(popularity_scores(train), train, test, k=k),
+        "random": evaluate_ranking(random_scores(train.num_movies, seed), train, test, k=k),
+    }

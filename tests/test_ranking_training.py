@@ -18,6 +18,7 @@ from gnnrec_course.training import (
     fit_rating_for_ranking,
     layer0_embeddings,
     sample_negatives,
+    train_ranking,
 )
 
 
@@ -173,3 +174,16 @@ def test_rating_model_on_a_ranking_protocol(retrain):
     got = res.scores_fn()(users)[np.arange(3), movies - maps.num_users]
     np.testing.assert_allclose(got, unclipped, rtol=1e-5)
     assert int(np.asarray(res.graph.n_edge)[0]) == 2 * len(split.train if retrain else split.fit)
+
+
+def test_train_ranking_summary_has_the_design_keys():
+    ds = synthetic_dataset(n_users=40, n_movies=30, density=0.3, seed=0)
+    run = train_ranking(ds, "stratified", seed=0, epochs=2, progress=False, embed_dim=4)
+    out = run.summary()
+    assert out["objective"] == "ranking" and out["model"] == "lightgcn" and out["k"] == 10
+    assert out["epochs_run"] == 2 and out["selection_epochs"] == 0
+    keys = {"precision", "recall", "ndcg", "map", "hit_rate", "coverage"}
+    assert set(out["metrics"]) == keys
+    assert set(out["baselines"]) == {"popularity", "random"}
+    assert all(set(v) == keys for v in out["baselines"].values())
+    assert int(np.asarray(run.graph.n_edge)[0]) == 2 * len(run.split.train)

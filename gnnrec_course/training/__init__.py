@@ -38,6 +38,7 @@ from .pipeline import (
 )
 from .ranking import RankingResult, fit_ranking, interaction_graph, layer0_embeddings
 from .ranking_bpr import PositiveIndex, bpr_loss, epoch_batches, sample_negatives
+from .ranking_pipeline import RankingRun, train_ranking
 from .ranking_rating import RatingRankingResult, fit_rating_for_ranking
 from .state import (
     TrainState,
@@ -63,6 +64,7 @@ __all__ = [
     "MODEL_NAMES",
     "PositiveIndex",
     "RankingResult",
+    "RankingRun",
     "RatingRankingResult",
     "TUTORIAL_HPARAMS",
     "TrainResult",
@@ -93,5 +95,6 @@ __all__ = [
     "sample_negatives",
     "sharding",
     "train_default",
+    "train_ranking",
     "train_step",
 ]

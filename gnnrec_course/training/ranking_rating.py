@@ -38,7 +38,9 @@ class RatingRankingResult:
       model_name: its registry name.
       val_rmse: best validation RMSE (on ``split.val``, trained on ``split.fit``).
       best_epoch: the epoch of that RMSE; epochs_run: epochs of the reported model's training.
-      train_seconds: wall time of every training run (the validation run included).
+      train_seconds: wall time of the reported model's training; selection_seconds: that of
+        the validation run when the model was trained again (``retrain``), else 0;
+        selection_epochs: the epochs of that run (0 without ``retrain``).
       ms_per_epoch: mean wall time of a training epoch (compilation included).
     """
 
@@ -51,6 +53,8 @@ class RatingRankingResult:
     best_epoch: int
     epochs_run: int
     train_seconds: float
+    selection_seconds: float
+    selection_epochs: int
     ms_per_epoch: float
 
     def scores_fn(self) -> MatrixScoreFn:
@@ -105,8 +109,7 @@ def fit_rating_for_ranking(
         net, graph, rating_edges(split.fit, maps), rating_edges(split.val, maps), seed=seed,
         progress=progress, desc=f"{model} on {split.protocol} fit/val", **settings,
     )  # fmt: skip
-    seconds, epochs = first.seconds, first.epochs_run
-    result = first
+    result, selection_seconds, selection_epochs = first, 0.0, 0
     if retrain:
         graph = build_graph(split.train, maps)
         net = build(split.train)
@@ -115,7 +118,7 @@ def fit_rating_for_ranking(
             net, graph, rating_edges(split.train, maps), None, seed=seed, progress=progress,
             desc=f"{model} on {split.protocol} train", **final,
         )  # fmt: skip
-        seconds, epochs = seconds + result.seconds, epochs + result.epochs_run
+        selection_seconds, selection_epochs = first.seconds, first.epochs_run
     return RatingRankingResult(
         model=net,
         params=result.state.params,
@@ -125,6 +128,8 @@ def fit_rating_for_ranking(
         val_rmse=float(first.best_val_rmse),
         best_epoch=int(first.best_epoch),
         epochs_run=int(result.epochs_run),
-        train_seconds=float(seconds),
-        ms_per_epoch=float(seconds / max(epochs, 1) * 1000.0),
+        train_seconds=float(result.seconds),
+        selection_seconds=float(selection_seconds),
+        selection_epochs=int(selection_epochs),
+        ms_per_epoch=float(result.seconds / max(result.epochs_run, 1) * 1000.0),
     )
