@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from gnnrec_course.checks import nb02
 from gnnrec_course.reference import recsys_data as ref
@@ -12,22 +11,42 @@ from gnnrec_course.reference import recsys_data as ref
 # --- deliberately wrong implementations -------------------------------------------------
 
 
-def sparsity_density(ratings, n_users, n_movies):
-    """Returns the density instead of the sparsity."""
-    return len(ratings) / (n_users * n_movies)
+def nodes_raw(user_ids, movie_ids, all_users, all_movies):
+    """Returns the raw ids unchanged."""
+    return np.asarray(user_ids), np.asarray(movie_ids)
 
 
-def sparsity_percent(ratings, n_users, n_movies):
-    return 100.0 * (1.0 - len(ratings) / (n_users * n_movies))
+def nodes_minus_one(user_ids, movie_ids, all_users, all_movies):
+    """Assumes ids 1, 2, 3, ... without gaps."""
+    return np.asarray(user_ids) - 1, np.asarray(movie_ids) - 1
 
 
-def sparsity_observed(ratings, n_users, n_movies):
-    """Ignores the given sizes and counts only users/movies present in the table."""
-    return 1.0 - len(ratings) / (ratings["user_id"].nunique() * ratings["movie_id"].nunique())
+def nodes_no_offset(user_ids, movie_ids, all_users, all_movies):
+    """Numbers movies from 0, on top of the users."""
+    return np.searchsorted(all_users, user_ids), np.searchsorted(all_movies, movie_ids)
 
 
-def sparsity_no_return(ratings, n_users, n_movies):
-    1.0 - len(ratings) / (n_users * n_movies)
+def nodes_float(user_ids, movie_ids, all_users, all_movies):
+    u, m = ref.node_ids(user_ids, movie_ids, all_users, all_movies)
+    return u.astype(np.float32), m.astype(np.float32)
+
+
+def nodes_swapped(user_ids, movie_ids, all_users, all_movies):
+    return ref.node_ids(user_ids, movie_ids, all_users, all_movies)[::-1]
+
+
+def nodes_unique(user_ids, movie_ids, all_users, all_movies):
+    """One node per distinct id instead of one per rating."""
+    return np.arange(len(all_users)), len(all_users) + np.arange(len(all_movies))
+
+
+def nodes_no_return(user_ids, movie_ids, all_users, all_movies):
+    ref.node_ids(user_ids, movie_ids, all_users, all_movies)
+
+
+def nodes_off_by_one(user_ids, movie_ids, all_users, all_movies):
+    u, m = ref.node_ids(user_ids, movie_ids, all_users, all_movies)
+    return u, m + 1
 
 
 def edges_one_direction(users, movies):
@@ -101,16 +120,20 @@ def bias_other(train, test, reg):
 
 
 CHECKS = [
-    ("2.1", nb02.check_sparsity, ref.sparsity),
+    ("2.1", nb02.check_node_ids, ref.node_ids),
     ("2.2", nb02.check_bipartite_edges, ref.bipartite_edges),
     ("2.3", nb02.check_bias_baseline_predict, ref.bias_baseline_predict),
 ]
 
 WRONG = [
-    ("2.1", nb02.check_sparsity, sparsity_density, "density"),
-    ("2.1", nb02.check_sparsity, sparsity_percent, "percentage"),
-    ("2.1", nb02.check_sparsity, sparsity_observed, "n_users and n_movies"),
-    ("2.1", nb02.check_sparsity, sparsity_no_return, "return"),
+    ("2.1", nb02.check_node_ids, nodes_raw, "raw ids"),
+    ("2.1", nb02.check_node_ids, nodes_minus_one, "subtracted 1"),
+    ("2.1", nb02.check_node_ids, nodes_no_offset, "add U = len(all_users) = 3"),
+    ("2.1", nb02.check_node_ids, nodes_float, "integers"),
+    ("2.1", nb02.check_node_ids, nodes_swapped, "swapped"),
+    ("2.1", nb02.check_node_ids, nodes_unique, "one node id per rating"),
+    ("2.1", nb02.check_node_ids, nodes_no_return, "return"),
+    ("2.1", nb02.check_node_ids, nodes_off_by_one, "np.searchsorted(all_users"),
     ("2.2", nb02.check_bipartite_edges, edges_one_direction, "BOTH"),
     ("2.2", nb02.check_bipartite_edges, edges_movies_first, "another order"),
     ("2.2", nb02.check_bipartite_edges, edges_self_loops, "itself"),
@@ -128,7 +151,10 @@ WRONG = [
 
 def test_reference_values():
     ratings = pd.DataFrame({"user_id": [1, 2], "movie_id": [5, 5], "rating": [4.0, 2.0]})
-    assert ref.sparsity(ratings, 2, 4) == pytest.approx(0.75)
+    users, movies = ref.node_ids([9, 4, 9], [30, 10, 10], [4, 9], [10, 20, 30])
+    assert users.tolist() == [1, 0, 1]
+    assert movies.tolist() == [4, 2, 2]
+    assert users.dtype == movies.dtype == np.int32
     senders, receivers = ref.bipartite_edges([0, 1], [2, 2])
     assert senders.tolist() == [0, 1, 2, 2]
     assert receivers.tolist() == [2, 2, 0, 1]
@@ -151,6 +177,20 @@ def test_bipartite_edges_matches_build_graph():
     senders, receivers = ref.bipartite_edges(edges.users, edges.movies)
     np.testing.assert_array_equal(senders, graph.senders)
     np.testing.assert_array_equal(receivers, graph.receivers)
+
+
+def test_node_ids_matches_the_package_id_maps():
+    from gnnrec_course.data import synthetic_ratings
+    from gnnrec_course.graph import build_id_maps
+
+    ratings = synthetic_ratings(seed=3)
+    ratings = ratings[ratings["user_id"] % 3 != 0]  # raw ids with gaps
+    maps = build_id_maps(ratings)
+    users, movies = ref.node_ids(
+        ratings["user_id"], ratings["movie_id"], maps.user_ids, maps.movie_ids
+    )
+    np.testing.assert_array_equal(users, maps.user_nodes(ratings["user_id"]))
+    np.testing.assert_array_equal(movies, maps.movie_nodes(ratings["movie_id"]))
 
 
 def test_bias_reference_is_one_round_of_the_package_baseline():

@@ -12,70 +12,14 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from gnnrec_course.checks.common import as_array, as_number, expect, run_check
+from gnnrec_course.checks.common import as_array, expect, run_check, same
 from gnnrec_course.reference import recsys_data as ref
 
-__all__ = ["check_bias_baseline_predict", "check_bipartite_edges", "check_sparsity"]
-
-
-# --- Exercise 2.1: sparsity --------------------------------------------------------------------
-
-# 5 ratings of 3 users on 3 movies, but the dataset has 4 users and 4 movies: user 4 and
-# movie 40 have no rating in this table.
-_SMALL_RATINGS = pd.DataFrame(
-    {
-        "user_id": [1, 1, 2, 3, 3],
-        "movie_id": [10, 20, 10, 20, 30],
-        "rating": [5.0, 3.0, 4.0, 1.0, 2.0],
-    }
-)
-
-
-def _test_sparsity(fn: Callable) -> None:
-    cases = [(_SMALL_RATINGS, 4, 4), (_SMALL_RATINGS.iloc[:2], 1, 2)]
-    for ratings, n_users, n_movies in cases:
-        expected = ref.sparsity(ratings, n_users, n_movies)
-        out = as_number(fn(ratings.copy(), n_users, n_movies), "sparsity(...)")
-        seen = ratings["user_id"].nunique() * ratings["movie_id"].nunique()
-        mistakes = {
-            "That is the density (the fraction of pairs WITH a rating); sparsity is the "
-            "fraction WITHOUT one: 1 - density.": 1.0 - expected,
-            "Return a fraction between 0 and 1, not a percentage.": 100.0 * expected,
-            "Use the n_users and n_movies you are given: some users or movies may have no "
-            "rating in this table, and they count too.": 1.0 - len(ratings) / seen,
-        }
-        expect(
-            out,
-            expected,
-            atol=1e-9,
-            context=(
-                f"with {len(ratings)} ratings, {n_users} users and {n_movies} movies "
-                f"({n_users * n_movies} possible pairs) expected {expected:.4f}, got {out:.4f}. "
-            ),
-            mistakes=mistakes,
-            otherwise="Sparsity = 1 - (number of ratings) / (n_users * n_movies).",
-        )
-
-
-def check_sparsity(fn: Callable) -> Callable:
-    """Check Exercise 2.1 ``sparsity(ratings, n_users, n_movies) -> float``."""
-    return run_check(
-        "2.1",
-        fn,
-        ref.sparsity,
-        _test_sparsity,
-        "sparsity(...) is the fraction of (user, movie) pairs nobody has rated.",
-    )
-
-
-# --- Exercise 2.2: bipartite edges -------------------------------------------------------------
-
-# 3 users (nodes 0..2) and 3 movies (nodes 3..5); user 0 rated movies 3 and 4, and so on.
-_USERS = np.array([0, 0, 1, 2], dtype=np.int32)
-_MOVIES = np.array([3, 4, 4, 5], dtype=np.int32)
+__all__ = ["check_bias_baseline_predict", "check_bipartite_edges", "check_node_ids"]
 
 
 def _as_int_array(x: object, what: str) -> np.ndarray:
+    """``x`` as a 1-D integer array of node ids, with a hint when it is not one."""
     arr = np.asarray(x)
     if arr.ndim != 1:
         raise AssertionError(f"{what} should be a 1-D array of node ids, got shape {arr.shape}.")
@@ -85,6 +29,94 @@ def _as_int_array(x: object, what: str) -> np.ndarray:
             f"the node arrays."
         )
     return arr
+
+
+# --- Exercise 2.1: raw ids to node ids --------------------------------------------------------
+
+# Raw ids with gaps (users 3, 7, 8; movies 10, 20, 50, 51), as in many real datasets, and
+# ratings that are not sorted by id. U = 3, so the movie nodes are 3..6.
+_RAW_USERS = np.array([7, 3, 8, 3, 7], dtype=np.int64)
+_RAW_MOVIES = np.array([51, 10, 20, 50, 10], dtype=np.int64)
+_ALL_USERS = np.array([3, 7, 8], dtype=np.int64)
+_ALL_MOVIES = np.array([10, 20, 50, 51], dtype=np.int64)
+
+
+def _node_pair(out: object) -> tuple[np.ndarray, np.ndarray]:
+    """The learner's ``(user_nodes, movie_nodes)`` as two integer arrays ``[E]``, with hints."""
+    if out is None:
+        raise AssertionError("node_ids(...) returned None: did you forget the `return`?")
+    if not (isinstance(out, tuple | list) and len(out) == 2):
+        raise AssertionError(
+            f"node_ids(...) should return a pair (user_nodes, movie_nodes), got {type(out)}."
+        )
+    pair = (_as_int_array(out[0], "user_nodes"), _as_int_array(out[1], "movie_nodes"))
+    for arr, what in zip(pair, ("user_nodes", "movie_nodes"), strict=True):
+        if arr.shape != _RAW_USERS.shape:
+            raise AssertionError(
+                f"{what} should have shape {_RAW_USERS.shape}, one node id per rating; "
+                f"got {arr.shape}."
+            )
+    return pair
+
+
+def _test_node_ids(fn: Callable) -> None:
+    out = fn(_RAW_USERS.copy(), _RAW_MOVIES.copy(), _ALL_USERS.copy(), _ALL_MOVIES.copy())
+    users, movies = _node_pair(out)
+    exp_u, exp_m = ref.node_ids(_RAW_USERS, _RAW_MOVIES, _ALL_USERS, _ALL_MOVIES)
+    u_count = len(_ALL_USERS)
+
+    def either(raw_u: np.ndarray, raw_m: np.ndarray) -> Callable:
+        return lambda pair: same(pair[0], raw_u) or same(pair[1], raw_m)
+
+    mistakes = {
+        "you returned raw ids. Node ids must be 0..U-1 for users and U..U+M-1 for movies: "
+        "look each raw id up in all_users / all_movies (np.searchsorted).": either(
+            _RAW_USERS, _RAW_MOVIES
+        ),
+        "you subtracted 1 from the raw ids. That only works when the ids are 1, 2, 3, ... "
+        "without gaps; here they have gaps. Use the position of each id in all_users / "
+        "all_movies (np.searchsorted).": either(_RAW_USERS - 1, _RAW_MOVIES - 1),
+        f"the movie nodes start at 0, so movie node 0 is the same node as user node 0. "
+        f"Movies come after the users: add U = len(all_users) = {u_count}.": (
+            exp_u,
+            exp_m - u_count,
+        ),
+        "users and movies are swapped: return (user_nodes, movie_nodes).": (exp_m, exp_u),
+    }
+    expect(
+        (users, movies),
+        (exp_u, exp_m),
+        atol=0,
+        rtol=0,
+        context=(
+            f"for users {_RAW_USERS.tolist()} and movies {_RAW_MOVIES.tolist()}, with "
+            f"all_users {_ALL_USERS.tolist()} and all_movies {_ALL_MOVIES.tolist()}: "
+        ),
+        mistakes=mistakes,
+        otherwise=(
+            f"expected user nodes {exp_u.tolist()} and movie nodes {exp_m.tolist()}, got "
+            f"{users.tolist()} and {movies.tolist()}. Hint: np.searchsorted(all_users, "
+            f"user_ids), and len(all_users) + np.searchsorted(all_movies, movie_ids)."
+        ),
+    )
+
+
+def check_node_ids(fn: Callable) -> Callable:
+    """Check Exercise 2.1 ``node_ids(user_ids, movie_ids, all_users, all_movies)``."""
+    return run_check(
+        "2.1",
+        fn,
+        ref.node_ids,
+        _test_node_ids,
+        "users are nodes 0..U-1 and movies U..U+M-1, in the order of their raw ids.",
+    )
+
+
+# --- Exercise 2.2: bipartite edges -------------------------------------------------------------
+
+# 3 users (nodes 0..2) and 3 movies (nodes 3..5); user 0 rated movies 3 and 4, and so on.
+_USERS = np.array([0, 0, 1, 2], dtype=np.int32)
+_MOVIES = np.array([3, 4, 4, 5], dtype=np.int32)
 
 
 def _edge_lists(out: object) -> tuple[np.ndarray, np.ndarray]:

@@ -14,23 +14,30 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-__all__ = ["bias_baseline_predict", "bipartite_edges", "sparsity"]
+__all__ = ["bias_baseline_predict", "bipartite_edges", "node_ids"]
 
 
-def sparsity(ratings: pd.DataFrame, n_users: int, n_movies: int) -> float:
-    """Exercise 2.1: sparsity of the rating matrix.
+def node_ids(
+    user_ids: ArrayLike, movie_ids: ArrayLike, all_users: ArrayLike, all_movies: ArrayLike
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exercise 2.1: from raw ids to node ids.
 
-    Return the fraction of (user, movie) pairs that have NO rating.
+    Users are nodes ``0..U-1`` in the order of their raw ids, movies ``U..U+M-1`` in the
+    order of theirs (as :func:`gnnrec_course.graph.build_id_maps`). Raw ids may have gaps.
 
     Args:
-      ratings: one row per rating (columns ``user_id``, ``movie_id``, ...), ``[E]`` rows.
-      n_users: U, the number of users.
-      n_movies: M, the number of movies.
+      user_ids: raw user ids of E ratings, int ``[E]``.
+      movie_ids: raw movie ids of the same ratings, int ``[E]``.
+      all_users: every raw user id of the dataset, sorted and unique, int ``[U]``.
+      all_movies: every raw movie id of the dataset, sorted and unique, int ``[M]``.
 
     Returns:
-      ``1 - E / (U * M)``, a float in [0, 1] (0.937 for MovieLens 100K).
+      ``(user_nodes, movie_nodes)``, int32 ``[E]`` each.
     """
-    return 1.0 - len(ratings) / (n_users * n_movies)
+    all_users = np.asarray(all_users)
+    users = np.searchsorted(all_users, np.asarray(user_ids))
+    movies = len(all_users) + np.searchsorted(np.asarray(all_movies), np.asarray(movie_ids))
+    return users.astype(np.int32), movies.astype(np.int32)
 
 
 def bipartite_edges(users: ArrayLike, movies: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
