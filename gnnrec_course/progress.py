@@ -20,7 +20,7 @@ __all__ = ["finish", "progress_bar"]
 def progress_bar(total: int, desc: str, disable: bool = False) -> tqdm:
     """A text progress bar over ``total`` steps, labelled ``desc``; use it as a context manager."""
     return tqdm(
-        total=total, desc=desc, disable=disable, leave=True, file=sys.stdout, mininterval=0.5,
+        total=total, desc=desc, disable=disable, leave=True, file=sys.stdout, mininterval=2.0,
         dynamic_ncols=False, ncols=100,
     )  # fmt: skip
 
