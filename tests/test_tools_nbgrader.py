@@ -1,15 +1,21 @@
 """tools/nbgrader_metadata.py: nbgrader cell metadata for the solution notebooks.
 
-nbgrader itself is not a dependency; these tests check the metadata against the rules of
-nbgrader's schema version 3 (every graded, solution or locked cell has a unique ``grade_id``,
-graded cells have points), and that the real solution notebooks get one solution cell and
-one one-point test cell per exercise.
+The quick tests check the metadata against the rules of nbgrader's schema version 3 (every
+graded, solution or locked cell has a unique ``grade_id``, graded cells have points), and that
+the real solution notebooks get one solution cell and one one-point test cell per exercise.
+The slow test runs nbgrader itself (installed by the ``test`` extra): ``generate_assignment``
+on notebook 01 gives our student copy, and ``autograde`` scores a submission.
 """
 
 from __future__ import annotations
 
 import copy
+import csv
+import os
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -151,3 +157,83 @@ def test_write_source_makes_an_nbgrader_course(tmp_path: Path) -> None:
     (course / "nbgrader_config.py").write_text("# mine\n")
     assert nbg.write_source(course, root=root) == [source]  # an existing config is kept
     assert (course / "nbgrader_config.py").read_text() == "# mine\n"
+
+
+# --- nbgrader itself (from the test extra) -----------------------------------------------------
+
+GRADED = "01_graph_tasks"
+# Exercise 1.2 filled in wrongly (the sum instead of the mean: a mistake its check knows).
+WRONG_MEAN = ("return summed / jnp.maximum(counts, 1.0)[:, None]", "return summed")
+
+
+def _nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
+    """Run ``nbgrader ARGS`` in ``course`` with this interpreter's bin first on PATH.
+
+    nbgrader runs ``alembic`` (its database migrations) as a command, so the virtual
+    environment's bin must be on PATH, as it is when the venv is activated.
+    """
+    bin_dir = str(Path(sys.executable).parent)
+    env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
+    result = subprocess.run(
+        [sys.executable, "-m", "nbgrader", *args],
+        cwd=course,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{result.stderr[-3000:]}"
+    return result
+
+
+def _submission(released: nbformat.NotebookNode, solution: nbformat.NotebookNode):
+    """The released copy with every exercise solved, and Exercise 1.2 solved wrongly."""
+    sources = {cell.id: cell.source for cell in solution.cells}
+    nb = copy.deepcopy(released)
+    filled = 0
+    for cell in nb.cells:
+        if (_meta(cell) or {}).get("solution"):
+            cell.source = sources[cell.id]
+            if "Exercise 1.2" in cell.source:
+                assert WRONG_MEAN[0] in cell.source, "notebook 01's Exercise 1.2 changed"
+                cell.source = cell.source.replace(*WRONG_MEAN)
+            filled += 1
+    return nb, filled
+
+
+@pytest.mark.slow
+def test_nbgrader_releases_our_stubs_and_autogrades_the_self_checks(tmp_path: Path) -> None:
+    """`nbgrader generate_assignment` gives notebooks/01 cell for cell; autograde scores it."""
+    root = tmp_path / "repo"
+    (root / "solutions").mkdir(parents=True)
+    shutil.copy(paths.PROJECT_ROOT / "solutions" / f"{GRADED}.ipynb", root / "solutions")
+    course = tmp_path / "course"
+    nbg.write_source(course, root=root)
+
+    _nbgrader(course, "generate_assignment", GRADED)
+    released = nbformat.read(course / "release" / GRADED / f"{GRADED}.ipynb", as_version=4)
+    ours = nbformat.read(paths.PROJECT_ROOT / "notebooks" / f"{GRADED}.ipynb", as_version=4)
+    assert [c.source for c in released.cells] == [c.source for c in ours.cells]
+    assert [c.cell_type for c in released.cells] == [c.cell_type for c in ours.cells]
+
+    solution = nbformat.read(root / "solutions" / f"{GRADED}.ipynb", as_version=4)
+    submission, exercises = _submission(released, solution)
+    assert exercises == 3
+    submitted = course / "submitted" / "ada" / GRADED
+    submitted.mkdir(parents=True)
+    nbformat.write(submission, submitted / f"{GRADED}.ipynb")
+    _nbgrader(course, "autograde", GRADED, "--create")
+    _nbgrader(course, "export", "--to", "grades.csv")
+
+    with open(course / "grades.csv", newline="", encoding="utf-8") as handle:
+        (row,) = list(csv.DictReader(handle))
+    assert (row["student_id"], row["assignment"]) == ("ada", GRADED)
+    assert (float(row["score"]), float(row["max_score"])) == (2.0, 3.0)
+    graded = nbformat.read(course / "autograded" / "ada" / GRADED / f"{GRADED}.ipynb", 4)
+    failed = [
+        c
+        for c in graded.cells
+        if c.cell_type == "code" and any(o.output_type == "error" for o in c.outputs)
+    ]
+    assert [nbg.check_name(c) for c in failed] == ["check_mean_aggregate"]
+    assert "Exercise 1.2:" in failed[0].outputs[-1]["evalue"]
