@@ -13,6 +13,11 @@ What it measures (nothing is asserted; the numbers are for people to read):
   last MLP layer, L1 loss divided by all edges, Adam 1e-3, 100 epochs);
 * milliseconds per full-batch training step (compiled), training seconds per run;
 * peak resident memory of one default training run (a fresh subprocess) and of this script;
+* ranking on the stratified protocol (seeds 0, 1, 2: mean ± sample std): P/R/NDCG/MAP@10,
+  hit rate and coverage of LightGCN, the rating model, popularity and random, ms per epoch,
+  training seconds and peak memory (each model and seed in a fresh subprocess), beside the
+  published reference rows of issue 9, marked as cited. ``--only ranking`` runs this part
+  alone and keeps the other sections of ``results.json``;
 * machine information, and the wall time of every solution notebook when
   ``build/course_timings.json`` exists (written by the notebook timing script).
 
@@ -194,6 +199,75 @@ def subprocess_peak_memory(split: str = "u1") -> dict:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+RANKING_PROTOCOL = "stratified"
+RANKING_MODELS = {"lightgcn": "LightGCN (BPR)", "default": "rating model (GCNRecommender)"}
+RANKING_METRICS = ("precision", "recall", "ndcg", "map", "hit_rate", "coverage")
+#: Published rows quoted in issue 9 (MovieLens 100K, Microsoft Recommenders' protocol: every
+#: rating an interaction, per-user seeded 75/25 split, all unseen movies ranked, top 10).
+RANKING_CITED = [
+    ("BiVAE", 0.475, 0.412, 0.219, "Microsoft Recommenders benchmark table"),
+    ("BPR (cornac)", 0.442, 0.388, 0.213, "Microsoft Recommenders benchmark table"),
+    ("LightGCN", 0.420, 0.380, 0.144, "Microsoft Recommenders benchmark table"),
+    ("LightGCN, plain JAX (64-d, 3 layers, batch 1024, 50 epochs)", 0.4425, 0.392, 0.209,
+     "issue 9, measured earlier on this 2-core machine: 131 s of training"),
+    ("LightGCN, PyTorch Geometric 2.8.1, same settings", 0.443, 0.392, 0.207,
+     "issue 9, measured earlier on this 2-core machine: 596 s of training"),
+]  # fmt: skip
+
+
+def ranking_run(model: str, seed: int) -> dict:
+    """One ``train_ranking`` run in a fresh process: its summary, timings and peak RSS.
+
+    For the rating model it also times its training epochs on the protocol's training graph
+    (``training.epoch_seconds``, compiled, median).
+    """
+    code = (
+        "import json, resource, sys, time\n"
+        "t = time.perf_counter()\n"
+        "from gnnrec_course import config, data, training\n"
+        "from gnnrec_course.graph import rating_edges\n"
+        "ds = data.load_dataset('ml-100k')\n"
+        f"r = training.train_ranking(ds, {RANKING_PROTOCOL!r}, seed={seed}, progress=False,"
+        f" model={model!r})\n"
+        "out = {'summary': r.summary(), 'ms_per_epoch': r.ms_per_epoch,\n"
+        "       'wall_seconds': time.perf_counter() - t}\n"
+        "rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "out['peak_rss_mb'] = rss / 2**20 if sys.platform == 'darwin' else rss / 1024\n"
+        f"if {model!r} != 'lightgcn':\n"
+        "    e = rating_edges(r.split.train, r.maps)\n"
+        "    tm = training.epoch_seconds(r.model, r.graph, e, epochs=20,\n"
+        f"                                config=config.get_model_entry({model!r}).train)\n"
+        "    out['ms_per_epoch'] = 1000 * tm.seconds\n"
+        "print(json.dumps(out))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    out.update(model=model, seed=seed, load_after=os.getloadavg()[0])
+    return out
+
+
+def run_ranking(seeds: list[int], log) -> dict:
+    """Every ranking model on every seed (popularity and random come with each run)."""
+    runs: dict[str, list[dict]] = {m: [] for m in RANKING_MODELS}
+    for seed in seeds:
+        for model in RANKING_MODELS:
+            log(f"ranking ({RANKING_PROTOCOL}) seed {seed}: {model} ...")
+            runs[model].append(ranking_run(model, seed))
+    return {
+        "protocol": RANKING_PROTOCOL,
+        "seeds": seeds,
+        "date": _dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
+        "load_before": os.getloadavg()[0],
+        "runs": runs,
+        "settings": {
+            "model": config.as_dict(config.MODELS["lightgcn"].model),
+            "train": config.as_dict(config.MODELS["lightgcn"].train),
+        },
+    }
 
 
 def machine_info() -> dict[str, str]:
@@ -384,6 +458,86 @@ def _speed_and_memory(res: dict) -> list[str]:
     ]
 
 
+def _ranking(rk: dict) -> list[str]:
+    """The ranking section: measured rows (mean ± std over seeds), then the cited rows."""
+    seeds, runs = rk["seeds"], rk["runs"]
+    first = runs["lightgcn"]
+    k = first[0]["summary"]["k"]
+    head = " | ".join(f"{n}@{k}" for n in RANKING_METRICS)
+    lines = [
+        f"## Ranking: ml-100k, {rk['protocol']} protocol, seeds {', '.join(map(str, seeds))} "
+        "(mean ± sample std)",
+        "",
+        "Every rating is an interaction; per user a seeded 75/25 split (Microsoft Recommenders'",
+        "`python_stratified_split`); every movie outside the user's training part is ranked;",
+        "binary relevance. LightGCN's epoch count is chosen per seed by early stopping on a",
+        "validation part carved from the training part (seed + 10000); the reported model is",
+        "then trained on the whole training part for that many epochs and scored once on test.",
+        "The rating model is trained on the same training part's star ratings (early stopping",
+        "on the validation part's RMSE, then retrained on all of it for the best epoch count)",
+        "and ranks by its unclipped predicted rating.",
+        f"Measured on {rk['date']}; 1-minute load average {rk['load_before']:.1f} at the start",
+        "(2 cores: timings are noisy under load).",
+        "",
+        f"| model | {head} | ms/epoch | train s | select s | peak MiB |",
+        "|---|" + "---:|" * (len(RANKING_METRICS) + 4),
+    ]
+
+    def row(label: str, scores: list[dict], timing: str = "– | – | – | –") -> str:
+        cells = [_mean_std([sc[n] for sc in scores]) for n in RANKING_METRICS]
+        return f"| {label} | " + " | ".join(cells) + f" | {timing} |"
+
+    for model, label in RANKING_MODELS.items():
+        t = runs[model]
+        timing = (
+            f"{np.median([r['ms_per_epoch'] for r in t]):.0f} "
+            f"| {np.mean([r['summary']['train_seconds'] for r in t]):.1f} "
+            f"| {np.mean([r['summary']['selection_seconds'] for r in t]):.1f} "
+            f"| {max(r['peak_rss_mb'] for r in t):.0f}"
+        )
+        lines.append(row(label, [r["summary"]["metrics"] for r in t], timing))
+    for base in ("popularity", "random"):
+        lines.append(row(base, [r["summary"]["baselines"][base] for r in first]))
+    lines += [
+        "",
+        "ms/epoch: median over the seeds of LightGCN's median epoch after the first, and of the",
+        "rating model's compiled full-batch epoch on the same training graph. train s: the",
+        "reported model's whole fit call (graph, compilation, every epoch). select s: the",
+        "validation run that chose the epochs (not in train s). peak MiB: the largest peak RSS",
+        "of a fresh process that ran one seed (imports, data, both runs, evaluation).",
+        "",
+        "Per seed (NDCG@10; epochs: those LightGCN was trained for, chosen on validation):",
+        "",
+        "| seed | LightGCN | epochs | rating model | popularity | random | LightGCN / popularity |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for i, seed in enumerate(seeds):
+        lg, rm = runs["lightgcn"][i]["summary"], runs["default"][i]["summary"]
+        pop = lg["baselines"]["popularity"]["ndcg"]
+        lines.append(
+            f"| {seed} | {lg['metrics']['ndcg']:.4f} | {lg['epochs_run']} "
+            f"| {rm['metrics']['ndcg']:.4f} | {pop:.4f} "
+            f"| {lg['baselines']['random']['ndcg']:.4f} | {lg['metrics']['ndcg'] / pop:.2f} |"
+        )
+    lines += [
+        "",
+        "Cited, not measured here (the published numbers quoted in issue 9, same protocol):",
+        "",
+        "| model (cited) | ndcg@10 | precision@10 | recall@10 | source |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for name, ndcg, prec, rec, source in RANKING_CITED:
+        lines.append(f"| {name} (cited) | {ndcg:.4f} | {prec:.3f} | {rec:.3f} | {source} |")
+    st = rk["settings"]
+    return lines + [
+        "",
+        f"LightGCN settings (`gnnrec_course.config`, the `lightgcn` entry): model "
+        f"`{json.dumps(st['model'])}`, training `{json.dumps(st['train'])}`.",
+        "Reproduce this section alone: `python benchmarks/run_benchmarks.py --only ranking`.",
+        "",
+    ]
+
+
 def _tutorial_as_written(tw_runs: list[dict]) -> list[str]:
     lines = [
         "## The tutorial's first model as written",
@@ -436,6 +590,8 @@ def _settings_and_command(res: dict, command: str) -> list[str]:
 def report(res: dict, command: str) -> str:
     """``RESULTS.md`` from the raw results."""
     lines = _header(res, command) + _summary(res) + _quality(res) + _speed_and_memory(res)
+    if res.get("ranking"):
+        lines += _ranking(res["ranking"])
     if res.get("tutorial_as_written"):
         lines += _tutorial_as_written(res["tutorial_as_written"])
     lines += _course_timings(ROOT / "build" / "course_timings.json")
@@ -451,6 +607,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--json", dest="json_out", default=str(ROOT / "benchmarks" / "results.json")
     )
+    parser.add_argument(
+        "--only", choices=["all", "ranking"], default="all",
+        help="ranking: run only the ranking section, keeping the rest of --json's results",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     seeds = [0] if args.quick else [int(s) for s in args.seeds.split(",") if s.strip()]
     models = ["default"] if args.quick else RATING_MODELS
@@ -463,6 +623,8 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     dataset = data.load_dataset("ml-100k")
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
+    if args.only == "ranking":
+        return _only_ranking(args, seeds, command, log)
 
     log("peak memory of one training run (subprocess) ...")
     single = subprocess_peak_memory("u1")
@@ -492,6 +654,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.quick:
         log("tutorial as written ...")
         res["tutorial_as_written"] = [tutorial_as_written(dataset, seed) for seed in seeds]
+    res["ranking"] = run_ranking(seeds, log)
     res["memory"] = {
         "single_run": single,
         "benchmark_peak_rss_mb": _maxrss_mb(resource.RUSAGE_SELF),
@@ -501,6 +664,26 @@ def main(argv: list[str] | None = None) -> int:
     Path(args.json_out).write_text(json.dumps(res, indent=2, default=_json_default) + "\n")
     Path(args.out).write_text(report(res, command))
     log(f"wrote {args.out} and {args.json_out}")
+    return 0
+
+
+def _only_ranking(args, seeds: list[int], command: str, log) -> int:
+    """Run the ranking section and write it into the previous results (kept otherwise)."""
+    json_path = Path(args.json_out)
+    if not json_path.is_file():
+        log(f"{json_path} does not exist: run the whole benchmark once first.")
+        return 1
+    res = json.loads(json_path.read_text())
+    res["ranking"] = run_ranking(seeds, log)
+    res["ranking"]["command"] = command
+    json_path.write_text(json.dumps(res, indent=2, default=_json_default) + "\n")
+    previous = next(
+        (line.split("`")[1] for line in Path(args.out).read_text().splitlines()
+         if line.startswith("Generated by `")),
+        "python benchmarks/run_benchmarks.py",
+    ) if Path(args.out).is_file() else "python benchmarks/run_benchmarks.py"  # fmt: skip
+    Path(args.out).write_text(report(res, previous))
+    log(f"wrote the ranking section into {args.out} and {json_path}")
     return 0
 
 

@@ -105,18 +105,101 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _objective_defaults(args: argparse.Namespace) -> tuple[str, str]:
+    """The model name and split of ``train``: the objective's defaults unless given."""
+    from gnnrec_course.config import get_model_entry
+
+    ranking = args.objective == "ranking"
+    model = args.model or ("lightgcn" if ranking else "default")
+    get_model_entry(model)  # an unknown name fails before any data is read
+    return model, args.split or ("stratified" if ranking else "random")
+
+
 def cmd_train(args: argparse.Namespace) -> int:
+    model, split = _objective_defaults(args)
+    if args.objective == "ranking":
+        return _train_ranking(args, model, split)
+    return _train_rating(args, model, split)
+
+
+def _data_facts(maps, dataset, train_df):
+    from gnnrec_course.config import DataFacts
+
+    return DataFacts(
+        num_nodes=maps.num_nodes, num_users=maps.num_users,
+        rating_min=float(dataset.rating_min), rating_max=float(dataset.rating_max),
+        rating_mean=float(train_df["rating"].mean()),
+    )  # fmt: skip
+
+
+def _save_rating(directory, result, dataset, summary: dict) -> None:
+    """Write a rating model trained by ``train_default`` as a checkpoint."""
+    from gnnrec_course.checkpoint import save_checkpoint
+    from gnnrec_course.config import get_model_entry
+
+    save_checkpoint(
+        directory, model_name=result.model_name,
+        model_config=get_model_entry(result.model_name).model,
+        facts=_data_facts(result.maps, dataset, result.split.train), params=result.params,
+        maps=result.maps, dataset=dataset.name, split=result.split_name, seed=result.seed,
+        num_train_ratings=len(result.split.train),
+        metrics={k: summary[k] for k in ("val_rmse", "test_rmse", "test_mae")},
+    )  # fmt: skip
+
+
+def _save_ranking(directory, run) -> None:
+    """Write a model trained by ``train_ranking`` as a checkpoint."""
+    from gnnrec_course.checkpoint import save_checkpoint
+
+    save_checkpoint(
+        directory, model_name=run.model_name, model_config=run.model_config, facts=run.facts,
+        params=run.params, maps=run.maps, dataset=run.dataset, split=run.protocol,
+        seed=run.seed, num_train_ratings=len(run.split.train), metrics=run.summary()["metrics"],
+    )  # fmt: skip
+
+
+def _train_ranking(args: argparse.Namespace, model: str, split: str) -> int:
+    from gnnrec_course import data, training
+    from gnnrec_course.errors import InvalidArgumentError
+
+    if args.devices is not None and args.devices > 1:
+        raise InvalidArgumentError("--devices applies to --objective rating only; drop it.")
+    dataset = data.load_dataset(args.dataset)
+    overrides = {} if args.batch_size is None else {"batch_size": args.batch_size}
+    run = training.train_ranking(
+        dataset, split, seed=args.seed, epochs=args.epochs, progress=not args.json,
+        model=model, **overrides,
+    )  # fmt: skip
+    summary = run.summary()
+    if args.save is not None:
+        _save_ranking(args.save, run)
+    if args.json:
+        _print_json(summary)
+        return 0
+    print(
+        f"{model} on {dataset.name} ({split}, seed {args.seed}): {summary['epochs_run']} epochs "
+        f"in {summary['train_seconds']:.1f} s (epochs chosen on validation in "
+        f"{summary['selection_seconds']:.1f} s)"
+    )
+    names = ("precision", "recall", "ndcg", "map", "hit_rate", "coverage")
+    k = summary["k"]
+    print(f"  {'model':<12}" + "".join(f" {f'{n}@{k}':>12}" for n in names))
+    rows = {model: summary["metrics"], **summary["baselines"]}
+    for name, scores in rows.items():
+        print(f"  {name:<12}" + "".join(f" {scores[n]:>12.4f}" for n in names))
+    return 0
+
+
+def _train_rating(args: argparse.Namespace, model: str, split: str) -> int:
     from gnnrec_course import data, training
     from gnnrec_course.baselines import evaluate_baselines
-    from gnnrec_course.config import get_model_entry
     from gnnrec_course.training.sharding import data_mesh
 
-    get_model_entry(args.model)  # an unknown name fails before any data is read
     devices = data_mesh(args.devices).devices.size  # more than JAX sees: exit 1
     dataset = data.load_dataset(args.dataset)
     result = training.train_default(
-        dataset, split=args.split, seed=args.seed, epochs=args.epochs, progress=not args.json,
-        model=args.model, devices=devices if devices > 1 else None,
+        dataset, split=split, seed=args.seed, epochs=args.epochs, progress=not args.json,
+        model=model, devices=devices if devices > 1 else None,
         **({} if args.batch_size is None else {"batch_size": args.batch_size}),
     )  # fmt: skip
     baselines = evaluate_baselines(result.split)
@@ -126,11 +209,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         name: {k: round(float(v), 4) for k, v in scores.items()}
         for name, scores in baselines.items()
     }
+    if args.save is not None:
+        _save_rating(args.save, result, dataset, summary)
     if args.json:
         _print_json(summary)
     else:
         print(
-            f"{summary['model']} on {dataset.name} ({args.split}, seed {args.seed}): "
+            f"{summary['model']} on {dataset.name} ({split}, seed {args.seed}): "
             f"{summary['epochs_run']} epochs in {summary['train_seconds']:.1f} s"
         )
         print(f"  {'model':<14} {'test RMSE':>9} {'test MAE':>9}")
@@ -141,21 +226,45 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _recommender(args: argparse.Namespace):
+    """(dataset, recommender, model name) for ``recommend``: from ``--model DIR``, the cache,
+    or a fresh training run (saved to the cache)."""
+    from gnnrec_course import checkpoint, data, training
+    from gnnrec_course.graph import build_id_maps
+    from gnnrec_course.recommend import Recommender
+
+    if args.model is not None:
+        saved = checkpoint.load_checkpoint(args.model)
+        dataset = data.load_dataset(saved.dataset)
+        saved.maps.user_node(args.user)
+        return dataset, Recommender.from_checkpoint(saved, dataset), saved.model_name
+    dataset = data.load_dataset(args.dataset)
+    # Fail fast on an unknown user, before spending time on training.
+    build_id_maps(dataset.ratings, name=dataset.name).user_node(args.user)
+    name = "lightgcn" if args.objective == "ranking" else "default"
+    cache = checkpoint.cached_model_dir(dataset.name, args.objective, args.seed, name)
+    if not args.retrain and (cache / checkpoint.META_FILE).exists():
+        saved = checkpoint.load_checkpoint(cache)
+        return dataset, Recommender.from_checkpoint(saved, dataset), name
+    if args.objective == "ranking":
+        run = training.train_ranking(dataset, seed=args.seed, progress=not args.json)
+        _save_ranking(cache, run)
+        model, params, graph, maps = run.model, run.params, run.graph, run.maps
+    else:
+        result = training.train_default(dataset, seed=args.seed, progress=not args.json)
+        _save_rating(cache, result, dataset, result.summary())
+        model, params, graph, maps = result.model, result.params, result.graph, result.maps
+    rec = Recommender.from_model(model, params, graph, maps, dataset.movies, dataset.ratings)
+    return dataset, rec, name
+
+
 def cmd_recommend(args: argparse.Namespace) -> int:
-    from gnnrec_course import data, training
-    from gnnrec_course.recommend import Recommender, RecommendError
+    from gnnrec_course.config import get_model_entry
+    from gnnrec_course.recommend import RecommendError
 
     if args.n <= 0:
         raise RecommendError(f"-n must be a positive number of movies, got {args.n}.")
-    dataset = data.load_dataset(args.dataset)
-    # Fail fast on an unknown user, before spending time on training.
-    from gnnrec_course.graph import build_id_maps
-
-    build_id_maps(dataset.ratings, name=dataset.name).user_node(args.user)
-    result = training.train_default(dataset, seed=args.seed, progress=not args.json)
-    recommender = Recommender.from_model(
-        result.model, result.params, result.graph, result.maps, dataset.movies, dataset.ratings
-    )
+    dataset, recommender, model = _recommender(args)
     top = recommender.top_n(args.user, n=args.n)
     items = [
         {
@@ -165,12 +274,16 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         }
         for row in top.itertuples(index=False)
     ]
+    objective = get_model_entry(model).objective
     if args.json:
-        _print_json({"dataset": dataset.name, "user": args.user, "items": items})
+        _print_json(
+            {"dataset": dataset.name, "user": args.user, "model": model, "items": items}
+        )
     else:
-        print(f"Top {len(items)} movies for user {args.user} of {dataset.name}:")
+        print(f"Top {len(items)} movies for user {args.user} of {dataset.name} ({model}):")
+        label = "predicted" if objective == "rating" else "score"
         for rank, item in enumerate(items, start=1):
-            print(f"  {rank:>2}. {item['title']}  (predicted {item['score']:.2f})")
+            print(f"  {rank:>2}. {item['title']}  ({label} {item['score']:.2f})")
     return 0
 
 
@@ -252,20 +365,32 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help="train a GCN and compare it to the baselines")
     dataset_option(train)
-    train.add_argument("--split", default="random", help="random (default) or u1..u5 (ml-100k)")
+    train.add_argument(
+        "--objective", choices=["rating", "ranking"], default="rating",
+        help="rating: predict stars (default); ranking: top-N lists with LightGCN",
+    )  # fmt: skip
+    train.add_argument(
+        "--split", default=None,
+        help="rating: random (default) or u1..u5 (ml-100k); ranking: stratified (default) "
+        "or temporal",
+    )  # fmt: skip
     train.add_argument("--seed", type=int, default=0)
     train.add_argument(
         "--epochs", type=_positive_int, default=None, help="maximum epochs, >= 1 (default: model's)"
     )
-    train.add_argument("--model", default="default", help=f"{', '.join(MODELS)} (default: default)")
+    train.add_argument(
+        "--model", default=None,
+        help=f"{', '.join(MODELS)} (default: default for rating, lightgcn for ranking)",
+    )  # fmt: skip
     train.add_argument(
         "--devices", type=_positive_int, default=None,
         help="split each batch over N devices (default: all devices JAX sees)",
     )  # fmt: skip
     train.add_argument(
         "--batch-size", type=_positive_int, default=None,
-        help="ratings per step (default: all, one step per epoch)",
+        help="ratings per step (default: all, one step per epoch); ranking: triples per step",
     )  # fmt: skip
+    train.add_argument("--save", default=None, metavar="DIR", help="save the model as a checkpoint")
     train.add_argument("--json", action="store_true", help="print one JSON object")
     train.set_defaults(func=cmd_train)
 
@@ -274,6 +399,16 @@ def build_parser() -> argparse.ArgumentParser:
     recommend.add_argument("-n", type=int, default=10, help="how many movies (default 10)")
     dataset_option(recommend)
     recommend.add_argument("--seed", type=int, default=0)
+    recommend.add_argument(
+        "--objective", choices=["ranking", "rating"], default="ranking",
+        help="ranking: LightGCN's top-N (default); rating: highest predicted ratings",
+    )  # fmt: skip
+    recommend.add_argument(
+        "--model", default=None, metavar="DIR", help="a checkpoint saved by train --save"
+    )
+    recommend.add_argument(
+        "--retrain", action="store_true", help="train afresh instead of using the cached model"
+    )
     recommend.add_argument("--json", action="store_true", help="print one JSON object")
     recommend.set_defaults(func=cmd_recommend)
 

@@ -38,6 +38,10 @@ from .errors import CourseError
 from .metrics import metrics_from_hits
 
 if TYPE_CHECKING:
+    import jraph
+
+    from .checkpoint import Checkpoint
+    from .data import MovieLens
     from .graph import IdMaps
 
 __all__ = [
@@ -48,6 +52,7 @@ __all__ = [
     "ScoreFn",
     "UserItems",
     "baseline_score_fn",
+    "checkpoint_graph",
     "evaluate_ranking",
     "pair_scores_fn",
     "popularity_score_fn",
@@ -268,6 +273,20 @@ class Recommender:
 
         return cls(_padded(score), maps, movies_df, seen_ratings_df, embedding_fn=embedding_fn)
 
+    @classmethod
+    def from_checkpoint(cls, checkpoint: Checkpoint, dataset: MovieLens) -> Recommender:
+        """A recommender for a saved model (:func:`gnnrec_course.checkpoint.load_checkpoint`).
+
+        The training graph is rebuilt from ``dataset`` and the checkpoint's split and seed
+        (:func:`checkpoint_graph`); titles come from ``dataset.movies`` and every movie a user
+        rated in ``dataset.ratings`` is treated as seen.
+        """
+        model = checkpoint.build_model()
+        graph = checkpoint_graph(checkpoint, dataset)
+        return cls.from_model(
+            model, checkpoint.params, graph, checkpoint.maps, dataset.movies, dataset.ratings
+        )
+
     # -- queries ---------------------------------------------------------------------------
 
     def seen_movie_nodes(self, user_id: int) -> np.ndarray:
@@ -362,6 +381,37 @@ class Recommender:
                 "similarity": sim[best],
             }
         )
+
+
+def checkpoint_graph(checkpoint: Checkpoint, dataset: MovieLens) -> jraph.GraphsTuple:
+    """The training graph of a checkpoint, rebuilt from its dataset, split and seed.
+
+    A ranking protocol's name (``"stratified"``, ``"temporal"``) rebuilds
+    :func:`~gnnrec_course.graph.ranking_split`'s training part, any other name the rating split
+    of :func:`~gnnrec_course.graph.load_split`.
+
+    Raises:
+      CheckpointError: when the rebuilt training part does not have the saved number of
+        ratings, or the dataset's ids differ from the saved ones (another dataset or version).
+    """
+    from .checkpoint import CheckpointError
+    from .graph import PROTOCOLS, build_graph, build_id_maps, load_split, ranking_split
+
+    if checkpoint.split in PROTOCOLS:
+        train = ranking_split(dataset.ratings, checkpoint.split, seed=checkpoint.seed).train
+    else:
+        train = load_split(dataset, checkpoint.split, seed=checkpoint.seed).train
+    maps = build_id_maps(dataset.ratings, name=dataset.name)
+    same_ids = np.array_equal(maps.user_ids, checkpoint.maps.user_ids) and np.array_equal(
+        maps.movie_ids, checkpoint.maps.movie_ids
+    )
+    if len(train) != checkpoint.num_train_ratings or not same_ids:
+        raise CheckpointError(
+            f"The checkpoint in {checkpoint.path} was trained on {checkpoint.num_train_ratings} "
+            f"ratings of {checkpoint.dataset} ({checkpoint.split}, seed {checkpoint.seed}), but "
+            f"that split of {dataset.name} here has {len(train)}: retrain it (--retrain)."
+        )
+    return build_graph(train, checkpoint.maps)
 
 
 def _takes_clip(decode: Callable[..., Any]) -> bool:

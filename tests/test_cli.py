@@ -17,6 +17,7 @@ from gnnrec_course.cli import main
 def synthetic_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     data.write_synthetic(tmp_path, "ml-100k", n_users=30, n_movies=20, seed=1)
     monkeypatch.setenv("GNNREC_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # recommend caches models
     return tmp_path
 
 
@@ -311,3 +312,115 @@ def test_train_reports_its_devices(synthetic_root: Path, capsys: pytest.CaptureF
     assert main(["train", "--devices", "1", "--batch-size", "64", "--epochs", "2", "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["devices"] == 1 and summary["epochs_run"] == 2
+
+
+# -- ranking objective, checkpoints, the recommend cache ---------------------------------------
+
+RANKING_KEYS = {"precision", "recall", "ndcg", "map", "hit_rate", "coverage"}
+
+
+def _unseen(root: Path, user: int, answer: dict, n: int) -> None:
+    ratings = data.load_ratings("ml-100k", root)
+    ids = [item["movie_id"] for item in answer["items"]]
+    assert answer["user"] == user and len(ids) == n and len(set(ids)) == n
+    assert not set(ids) & set(ratings.movie_id[ratings.user_id == user])
+
+
+def _first_user(root: Path) -> int:
+    return int(data.load_ratings("ml-100k", root).user_id.iloc[0])
+
+
+def test_train_ranking_json_shape(synthetic_root: Path, capsys: pytest.CaptureFixture) -> None:
+    argv = ["train", "--objective", "ranking", "--split", "temporal", "--epochs", "2", "--json"]
+    assert main(argv) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert {"dataset", "split", "seed", "objective", "model", "epochs_run", "train_seconds",
+            "k", "metrics", "baselines"} <= set(summary)  # fmt: skip
+    assert (summary["objective"], summary["model"], summary["split"]) == (
+        "ranking", "lightgcn", "temporal",
+    )  # fmt: skip
+    assert summary["epochs_run"] == 2 and summary["k"] == 10
+    assert set(summary["metrics"]) == RANKING_KEYS
+    assert set(summary["baselines"]) == {"popularity", "random"}
+    assert all(set(v) == RANKING_KEYS for v in summary["baselines"].values())
+
+
+def test_train_ranking_rejects_devices_and_rating_protocol_mixups(
+    synthetic_root: Path, capsys: pytest.CaptureFixture
+) -> None:
+    assert main(["train", "--objective", "ranking", "--devices", "2", "--epochs", "1"]) == 1
+    assert main(["train", "--objective", "ranking", "--split", "u1", "--epochs", "1"]) == 1
+    assert main(["train", "--model", "lightgcn", "--epochs", "1"]) == 1  # a ranking model
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 3 and all(line.startswith("gnnrec-course: error:") for line in err)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("objective", ["ranking", "rating"])
+def test_train_save_then_recommend_from_the_checkpoint(
+    synthetic_root: Path, capsys: pytest.CaptureFixture, objective: str
+) -> None:
+    folder = synthetic_root / f"saved-{objective}"
+    argv = ["train", "--objective", objective, "--epochs", "2", "--save", str(folder), "--json"]
+    assert main(argv) == 0
+    trained = json.loads(capsys.readouterr().out)
+    assert (folder / "checkpoint.json").is_file()
+    user = _first_user(synthetic_root)
+    argv = ["recommend", "--user", str(user), "-n", "4", "--model", str(folder), "--json"]
+    assert main(argv) == 0
+    answer = json.loads(capsys.readouterr().out)
+    _unseen(synthetic_root, user, answer, 4)
+    assert answer["model"] == trained["model"]
+
+
+def test_recommend_with_a_damaged_checkpoint_is_one_line_exit_1(
+    synthetic_root: Path, capsys: pytest.CaptureFixture
+) -> None:
+    folder = synthetic_root / "saved"
+    assert main(["train", "--objective", "ranking", "--epochs", "1", "--save", str(folder)]) == 0
+    params = folder / "params.msgpack"
+    params.write_bytes(params.read_bytes()[:-7])
+    capsys.readouterr()
+    user = _first_user(synthetic_root)
+    assert main(["recommend", "--user", str(user), "--model", str(folder)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and len(captured.err.strip().splitlines()) == 1
+    assert str(folder) in captured.err
+
+
+@pytest.mark.slow
+def test_recommend_caches_its_model_and_retrain_trains_again(
+    synthetic_root: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gnnrec_course import checkpoint, training
+
+    user = _first_user(synthetic_root)
+    argv = ["recommend", "--user", str(user), "-n", "3", "--json"]
+    assert main(argv) == 0
+    first = json.loads(capsys.readouterr().out)
+    _unseen(synthetic_root, user, first, 3)
+    assert first["model"] == "lightgcn"
+    cache = checkpoint.cached_model_dir("ml-100k", "ranking", 0, "lightgcn")
+    assert (cache / "checkpoint.json").is_file()
+
+    calls, real = [], training.train_ranking
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(training, "train_ranking", counted)
+    assert main(argv) == 0  # from the cache: no training, the same list
+    assert json.loads(capsys.readouterr().out)["items"] == first["items"] and not calls
+    assert main([*argv, "--retrain"]) == 0
+    assert calls == [1]
+    _unseen(synthetic_root, user, json.loads(capsys.readouterr().out), 3)
+
+
+@pytest.mark.slow
+def test_recommend_rating_objective(synthetic_root: Path, capsys: pytest.CaptureFixture) -> None:
+    user = _first_user(synthetic_root)
+    assert main(["recommend", "--user", str(user), "-n", "3", "--objective", "rating"]) == 0
+    out = capsys.readouterr().out
+    assert "(default)" in out and out.count("predicted") == 3
+
