@@ -17,7 +17,7 @@ import pytest
 import gnnrec_course.checks as checks
 from gnnrec_course.checks.common import STRICT_ENV
 
-NOTEBOOKS = (1, 2, 3, 4, 5, 6)
+NOTEBOOKS = (1, 2, 3, 4, 5, 6, 7)
 # One check module per notebook (checks/nb0N.py, checks/a1.py), its table in test_checks_<m>.py.
 MODULES = (*(f"nb0{n}" for n in NOTEBOOKS), "a1")
 TABLES = [importlib.import_module(f"test_checks_{m}") for m in MODULES]

@@ -14,5 +14,6 @@ from gnnrec_course.checks.nb03 import *  # noqa: F403
 from gnnrec_course.checks.nb04 import *  # noqa: F403
 from gnnrec_course.checks.nb05 import *  # noqa: F403
 from gnnrec_course.checks.nb06 import *  # noqa: F403
+from gnnrec_course.checks.nb07 import *  # noqa: F403
 
 __all__ = ["run_check"]
