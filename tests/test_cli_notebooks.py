@@ -491,8 +491,14 @@ def _stub_problems(notebook_paths: list[Path]) -> list[str]:
                         f"{where}: stub message {message!r} should be 'Exercise {number}.k: …'"
                     )
             tree = ast.parse(cell.source)
+            # top-level functions, and methods of top-level classes (an exercise may be a
+            # module's __call__, as in appendix A1)
+            members = [*tree.body]
+            for node in tree.body:
+                if isinstance(node, ast.ClassDef):
+                    members.extend(node.body)
             functions = [
-                n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+                n for n in members if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
             ]
             stubs = [
                 f
@@ -592,6 +598,9 @@ COURSE_NOTEBOOKS = (
     "03_building_the_gcn",
     "04_training",
     "05_inference",
+    "06_ranking_with_lightgcn",
+    "07_scaling_up",
+    "A1_flax_nnx",
 )
 COLAB_LINK = re.compile(r"\]\((https://colab\.research\.google\.com/github/[^)\s]+)\)")
 
