@@ -13,15 +13,12 @@ collection, as in :func:`gnnrec_course.training.create_train_state`), and
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import jax
 import jax.numpy as jnp
 import jraph
-import numpy as np
 from flax.training.train_state import TrainState
 
-__all__ = ["masked_l1", "masked_mse", "should_stop", "train_step"]
+__all__ = ["masked_l1", "masked_mse", "train_step"]
 
 
 def masked_mse(pred: jax.Array, target: jax.Array, mask: jax.Array) -> jax.Array:
@@ -76,22 +73,3 @@ def train_step(
 
     loss, grads = jax.value_and_grad(loss_fn)(state.params)
     return state.apply_gradients(grads=grads), loss
-
-
-def should_stop(val_history: Sequence[float] | np.ndarray, patience: int) -> bool:
-    """Exercise 4.3: early stopping on a validation error (lower is better).
-
-    Args:
-      val_history: validation errors after each epoch so far, ``[T]`` (may be empty).
-      patience: how many epochs without a strict improvement to tolerate (>= 1).
-
-    Returns:
-      True when the best (lowest) value is at least ``patience`` epochs old, i.e. none of the
-      last ``patience`` epochs improved on the best value before them. A value equal to the
-      best is not an improvement. False while ``T <= patience``.
-    """
-    history = np.asarray(val_history, dtype=np.float64).reshape(-1)
-    if history.size == 0:
-        return False
-    best = int(np.argmin(history))  # first occurrence: ties are not improvements
-    return bool(history.size - 1 - best >= patience)
