@@ -18,7 +18,7 @@ help:
 	@echo "make bench-scale       time and memory at MovieLens sizes up to 25M (synthetic data)"
 	@echo "make notebooks         re-execute solutions/ and regenerate notebooks/ from them"
 	@echo "make doctor            workshop pre-flight check"
-	@echo "make test-browser      run notebook 01 in JupyterLab in headless Chromium"
+	@echo "make test-browser      run every notebook (solution and student copy) in JupyterLab in headless Chromium"
 	@echo "make test-colab-stack  unit tests + one notebook on Colab's library versions"
 
 $(STAMP): pyproject.toml

@@ -237,7 +237,7 @@ def _recommender(args: argparse.Namespace):
         saved = checkpoint.load_checkpoint(args.model)
         dataset = data.load_dataset(saved.dataset)
         saved.maps.user_node(args.user)
-        return dataset, Recommender.from_checkpoint(saved, dataset), saved.model_name
+        return dataset, Recommender.from_checkpoint(saved, dataset, clip=False), saved.model_name
     dataset = data.load_dataset(args.dataset)
     # Fail fast on an unknown user, before spending time on training.
     build_id_maps(dataset.ratings, name=dataset.name).user_node(args.user)
@@ -245,7 +245,7 @@ def _recommender(args: argparse.Namespace):
     cache = checkpoint.cached_model_dir(dataset.name, args.objective, args.seed, name)
     if not args.retrain and (cache / checkpoint.META_FILE).exists():
         saved = checkpoint.load_checkpoint(cache)
-        return dataset, Recommender.from_checkpoint(saved, dataset), name
+        return dataset, Recommender.from_checkpoint(saved, dataset, clip=False), name
     if args.objective == "ranking":
         run = training.train_ranking(dataset, seed=args.seed, progress=not args.json)
         _save_ranking(cache, run)
@@ -254,7 +254,10 @@ def _recommender(args: argparse.Namespace):
         result = training.train_default(dataset, seed=args.seed, progress=not args.json)
         _save_rating(cache, result, dataset, result.summary())
         model, params, graph, maps = result.model, result.params, result.graph, result.maps
-    rec = Recommender.from_model(model, params, graph, maps, dataset.movies, dataset.ratings)
+    # Rank on unclipped predictions (a rating model's clipped ones tie at the top).
+    rec = Recommender.from_model(
+        model, params, graph, maps, dataset.movies, dataset.ratings, clip=False
+    )
     return dataset, rec, name
 
 

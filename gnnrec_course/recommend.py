@@ -222,6 +222,8 @@ class Recommender:
         maps: IdMaps,
         movies_df: pd.DataFrame | None = None,
         seen_ratings_df: pd.DataFrame | Sequence[pd.DataFrame] | None = None,
+        *,
+        clip: bool | None = None,
     ) -> Recommender:
         """A recommender for a trained flax model from :mod:`gnnrec_course.models`.
 
@@ -232,6 +234,11 @@ class Recommender:
         padded chunks). A model without ``decode`` is scored by its forward pass
         ``model.apply(params, graph, users, movies)``. ``params`` may be the variables dict
         (``{"params": ...}``) or the bare parameters (``state.params``).
+
+        ``clip=False`` scores a rating model by its *unclipped* prediction (its ``decode``
+        takes ``clip``), which is what ranking needs: clipped to the rating scale, every movie
+        predicted above the top ties. ``None`` keeps the model's own inference behaviour
+        (predicted ratings, clipped).
         """
         import jax
 
@@ -251,13 +258,11 @@ class Recommender:
             return cache["z"]
 
         if hasattr(model, "decode"):
-            # Rank on unclipped scores where the model offers them: clipping to the rating
-            # scale ties every movie predicted above its top.
-            unclipped = {"clip": False} if _takes_clip(model.decode) else {}
+            clipping = {"clip": clip} if clip is not None and _takes_clip(model.decode) else {}
 
             @jax.jit
             def _decode(v, z, users, movies):
-                return model.apply(v, z, users, movies, method=model.decode, **unclipped)
+                return model.apply(v, z, users, movies, method=model.decode, **clipping)
 
             def score(users: np.ndarray, movies: np.ndarray) -> np.ndarray:
                 return np.asarray(_decode(variables, embedding_fn(), users, movies))
@@ -274,17 +279,25 @@ class Recommender:
         return cls(_padded(score), maps, movies_df, seen_ratings_df, embedding_fn=embedding_fn)
 
     @classmethod
-    def from_checkpoint(cls, checkpoint: Checkpoint, dataset: MovieLens) -> Recommender:
+    def from_checkpoint(
+        cls, checkpoint: Checkpoint, dataset: MovieLens, *, clip: bool | None = None
+    ) -> Recommender:
         """A recommender for a saved model (:func:`gnnrec_course.checkpoint.load_checkpoint`).
 
         The training graph is rebuilt from ``dataset`` and the checkpoint's split and seed
         (:func:`checkpoint_graph`); titles come from ``dataset.movies`` and every movie a user
-        rated in ``dataset.ratings`` is treated as seen.
+        rated in ``dataset.ratings`` is treated as seen. ``clip`` as in :meth:`from_model`.
         """
         model = checkpoint.build_model()
         graph = checkpoint_graph(checkpoint, dataset)
         return cls.from_model(
-            model, checkpoint.params, graph, checkpoint.maps, dataset.movies, dataset.ratings
+            model,
+            checkpoint.params,
+            graph,
+            checkpoint.maps,
+            dataset.movies,
+            dataset.ratings,
+            clip=clip,
         )
 
     # -- queries ---------------------------------------------------------------------------

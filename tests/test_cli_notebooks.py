@@ -619,6 +619,9 @@ def test_readme_colab_badges_use_the_repository_url() -> None:
         + "\n".join(sorted(expected.values()))
     )
     assert all(notebooks.repository_url().removeprefix("https://github.com/") in u for u in links)
-    # Every notebook the repository has is among the badges (none forgotten or renamed).
+    # Every notebook the repository has is among the badges (none forgotten or renamed), and
+    # every badge opens a notebook the repository has.
     for path in [*SOLUTION_NOTEBOOKS, *STUDENT_NOTEBOOKS]:
         assert path.relative_to(ROOT).as_posix() in expected, f"no README badge for {path.name}"
+    missing = [name for name in expected if not (ROOT / name).is_file()]
+    assert not missing, f"README badges for notebooks that are not in the repository: {missing}"

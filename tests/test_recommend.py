@@ -299,3 +299,25 @@ def test_from_model_scores_and_embeds_like_apply(maps, cls):
     # the variables dict is accepted as well as the bare parameters
     rec2 = Recommender.from_model(model, variables, graph, maps, MOVIES, TRAIN)
     pd.testing.assert_frame_equal(rec2.top_n(1, n=3), top)
+
+
+def test_from_model_clips_like_the_model_unless_told_not_to(maps):
+    from gnnrec_course.config import build_model
+
+    model = build_model(
+        "default", num_nodes=maps.num_nodes, num_users=maps.num_users, rating_min=1.0,
+        rating_max=5.0, rating_mean=3.8, init_std=3.0,
+    )  # fmt: skip
+    graph = build_graph(TRAIN, maps)
+    users = np.repeat(np.arange(3, dtype=np.int32), 6)
+    movies = np.tile(np.arange(3, 9, dtype=np.int32), 3)
+    params = model.init(jax.random.PRNGKey(0), graph, users, movies)["params"]
+    z = model.apply({"params": params}, graph, method=model.encode)
+    raw = model.apply({"params": params}, z, users, movies, method=model.decode, clip=False)
+    assert raw.min() < 1.0 or raw.max() > 5.0  # large embeddings: some scores leave the scale
+    clipped = Recommender.from_model(model, params, graph, maps).score_fn(users, movies)
+    unclipped = Recommender.from_model(model, params, graph, maps, clip=False).score_fn(
+        users, movies
+    )
+    np.testing.assert_allclose(clipped, np.clip(raw, 1.0, 5.0), rtol=1e-5)
+    np.testing.assert_allclose(unclipped, raw, rtol=1e-5)

@@ -59,7 +59,7 @@ class RatingRankingResult:
 
     def scores_fn(self) -> MatrixScoreFn:
         """user nodes [B] -> unclipped predicted ratings [B, M] (for ``evaluate_ranking``)."""
-        rec = Recommender.from_model(self.model, self.params, self.graph, self.maps)
+        rec = Recommender.from_model(self.model, self.params, self.graph, self.maps, clip=False)
         return pair_scores_fn(rec.score_fn, self.maps)
 
 

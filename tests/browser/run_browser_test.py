@@ -1,11 +1,13 @@
 """Run course notebooks in JupyterLab in a real (headless) Chromium, as a learner would.
 
-    python tests/browser/run_browser_test.py            # notebook 01, solution and student copy
+    python tests/browser/run_browser_test.py            # every notebook, solution and student copy
     python tests/browser/run_browser_test.py --demo     # a tiny generated pair: checks the harness
     python tests/browser/run_browser_test.py solutions/02_recommendation_as_link_prediction.ipynb
 
-`make test-browser` runs the first form. Uses the playwright Python package with Debian's
-Chromium (``/usr/bin/chromium``, or ``$CHROMIUM``); it downloads no browser.
+`make test-browser` (and so ``.ci/run``) runs the first form: every solution notebook that
+``tools/paths.py`` finds (``solutions/NN_*.ipynb``, ``solutions/A1_*.ipynb``), each followed by
+its student copy in ``notebooks/``. Uses the playwright Python package with Debian's Chromium
+(``/usr/bin/chromium``, or ``$CHROMIUM``); it downloads no browser.
 
 For each notebook: start JupyterLab on 127.0.0.1 (free port, random token) serving a
 temporary copy of the notebooks with their outputs removed, open the notebook, choose
@@ -17,11 +19,17 @@ cell shows ``[*]``, then check:
 * student copies (``notebooks/``): the only errors allowed are ``NotImplementedError`` raised by
   an exercise stub in a cell tagged ``raises-exception``; every exercise either reports
   "⏭ Exercise N.k not done yet" from its self-check or raised such an error;
-* the first plot renders: an ``<img>`` in an output area with a nonzero natural size.
+* the first plot renders: an ``<img>`` in an output area with a nonzero natural size, in
+  every notebook whose stored solution has a plot (``image/png`` output).
 
-Screenshots go to ``build/browser/``. The whole run stops by itself after ``--timeout``
-seconds (default 300), and the server and its kernels are always ended. Exit status: 0 when
-every notebook passed, 1 otherwise; the last line says "N passed, M failed".
+Screenshots go to ``build/browser/``: ``<name>-first-plot.png`` (the first plot alone),
+``<name>-opened.png`` and ``<name>-end.png``, where ``<name>`` is the path with ``/`` as
+``__`` (``solutions__01_graph_tasks``). Each notebook may take ``--per-notebook`` seconds
+(default 180: a course notebook runs in 90 s on 2 cores, the rest is margin for opening it,
+starting its kernel and a loaded machine); the whole run stops by itself after ``--timeout``
+seconds (default: JupyterLab's start-up plus ``--per-notebook`` per notebook). The server and
+its kernels are always ended. Exit status: 0 when every notebook passed, 1 otherwise; the last
+line says "N passed, M failed in S s".
 """
 
 from __future__ import annotations
@@ -46,7 +54,11 @@ sys.path.insert(1, str(ROOT))  # tools/ (the notebook builder), used by --demo
 
 from lab_server import LabServer  # noqa: E402
 
-DEFAULT_NOTEBOOKS = ("solutions/01_graph_tasks.ipynb", "notebooks/01_graph_tasks.ipynb")
+from tools import paths  # noqa: E402
+
+# Budgets in seconds: one notebook (open, restart and run all, check), JupyterLab's start-up.
+PER_NOTEBOOK_SECONDS = 180.0
+STARTUP_SECONDS = 90.0
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
@@ -58,8 +70,8 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-EXERCISE_ID = re.compile(r"Exercise (\d+\.\d+)")
-SKIP_LINE = re.compile(r"⏭ Exercise (\d+\.\d+) not done yet[^\n]*")
+EXERCISE_ID = re.compile(r"Exercise ([A-Z]?\d+\.\d+)")  # "Exercise 2.1", "Exercise A1.1"
+SKIP_LINE = re.compile(r"⏭ Exercise ([A-Z]?\d+\.\d+) not done yet[^\n]*")
 
 # The notebook as the page holds it: kernel status and every code cell's model. With
 # full=false the outputs are left out (cheap enough to poll twice a second).
@@ -139,6 +151,10 @@ class Deadline:
     def left(self) -> float:
         return self.end - time.monotonic()
 
+    def within(self, seconds: float) -> Deadline:
+        """A deadline ``seconds`` from now, or this one if it comes first."""
+        return Deadline(min(seconds, self.left()))
+
     def ms(self, cap: float | None = None) -> float:
         """Milliseconds left (at least 1 s), capped at ``cap`` seconds, for playwright."""
         seconds = self.left() if cap is None else min(cap, self.left())
@@ -160,6 +176,45 @@ class Result:
 
 def kind_of(path: str) -> str:
     return "student" if Path(path).parts[0] == "notebooks" else "solution"
+
+
+def default_notebooks(root: Path) -> list[str]:
+    """Every solution notebook under ``root``, each followed by its student copy."""
+    pairs = []
+    for solution in paths.solution_notebooks(root):
+        pairs.append(paths.relative(solution, root))
+        pairs.append(paths.relative(paths.student_path(solution, root), root))
+    return pairs
+
+
+def has_plot(nb: nbformat.NotebookNode) -> bool:
+    """Whether a (stored) notebook shows a plot: an ``image/png`` output."""
+    return any(
+        "image/png" in out.get("data", {})
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for out in cell.get("outputs", [])
+    )
+
+
+def expects_plot(source_root: Path, relative: str) -> bool:
+    """Whether the notebook must draw a plot: its stored solution has one, or was never run.
+
+    A student copy has no outputs, so its solution (same file name) decides; a solution
+    without any stored output cannot say, so a plot is expected.
+    """
+    solution = source_root / paths.SOLUTIONS_DIR / Path(relative).name
+    if not solution.is_file():
+        solution = source_root / relative
+    nb = nbformat.read(solution, as_version=4)
+    executed = any(c.cell_type == "code" and c.get("execution_count") for c in nb.cells)
+    return has_plot(nb) or not executed
+
+
+def exercise_order(exercise: str) -> tuple:
+    """Sort key of "2.10", "A1.1": lessons in number order, then the appendices."""
+    number, k = exercise.split(".")
+    return (number[0].isalpha(), int(number.lstrip("A")), int(k))
 
 
 def prepare_root(source_root: Path, notebooks: list[str], target: Path) -> None:
@@ -258,7 +313,9 @@ def wait_until_done(page, deadline: Deadline, label: str) -> None:
         time.sleep(0.5)
 
 
-def check_notebook(page, relative: str, kind: str, result: Result, shots: Path) -> None:
+def check_notebook(
+    page, relative: str, kind: str, result: Result, shots: Path, plot: bool = True
+) -> None:
     """The assertions on a notebook that has finished running."""
     state = page.evaluate(NOTEBOOK_STATE_JS, True)
     dom = page.evaluate(DOM_STATE_JS)
@@ -310,7 +367,7 @@ def check_notebook(page, relative: str, kind: str, result: Result, shots: Path) 
                 if "raises-exception" in c["tags"]
                 for m in EXERCISE_ID.findall(c["source"])
             },
-            key=lambda e: tuple(int(p) for p in e.split(".")),
+            key=exercise_order,
         )
         text = "".join(
             "".join(out.get("text", "")) if isinstance(out.get("text", ""), (str, list)) else ""
@@ -333,6 +390,10 @@ def check_notebook(page, relative: str, kind: str, result: Result, shots: Path) 
         result.notes.append(f"skip messages for exercises {', '.join(skips) or 'none'}")
 
     # The first plot renders.
+    if not plot:
+        result.notes.append("no plot expected (the stored solution has none)")
+        page.screenshot(path=str(shots / f"{name}-end.png"))
+        return
     try:
         page.wait_for_function(
             f"() => {{ const i = ({FIRST_IMAGE_JS})(); return i && i.complete; }}",
@@ -354,7 +415,15 @@ def check_notebook(page, relative: str, kind: str, result: Result, shots: Path) 
     page.screenshot(path=str(shots / f"{name}-end.png"))
 
 
-def run_one(browser, server: LabServer, relative: str, deadline: Deadline, shots: Path) -> Result:
+def run_one(
+    browser,
+    server: LabServer,
+    relative: str,
+    deadline: Deadline,
+    shots: Path,
+    plot: bool = True,
+) -> Result:
+    """Open, restart and run all, and check one notebook before ``deadline``."""
     kind = kind_of(relative)
     result = Result(relative, kind)
     print(f"== {relative} ({kind})", flush=True)
@@ -370,7 +439,7 @@ def run_one(browser, server: LabServer, relative: str, deadline: Deadline, shots
         print(f"    started with: {how}", flush=True)
         wait_until_done(page, deadline, relative)
         result.seconds = time.monotonic() - start
-        check_notebook(page, relative, kind, result, shots)
+        check_notebook(page, relative, kind, result, shots, plot)
     except Exception as error:  # noqa: BLE001 - any failure fails this notebook
         result.seconds = time.monotonic() - start
         result.failures.append(f"{type(error).__name__}: {' '.join(str(error).split())[:500]}")
@@ -403,7 +472,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "notebooks",
         nargs="*",
-        help=f"notebook paths relative to the repository (default: {' '.join(DEFAULT_NOTEBOOKS)})",
+        help="notebook paths relative to the repository (default: every solution notebook "
+        "and its student copy)",
     )
     parser.add_argument(
         "--demo",
@@ -418,7 +488,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--root", type=Path, default=ROOT, help="folder the notebook paths are relative to"
     )
-    parser.add_argument("--timeout", type=float, default=300.0, help="whole run, seconds")
+    parser.add_argument(
+        "--per-notebook",
+        type=float,
+        default=PER_NOTEBOOK_SECONDS,
+        help="seconds one notebook may take (default %(default)s)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        help="whole run, seconds (default: start-up + --per-notebook for each notebook)",
+    )
     parser.add_argument("--chromium", default=os.environ.get("CHROMIUM", DEFAULT_CHROMIUM))
     parser.add_argument("--screenshots", type=Path, default=ROOT / "build" / "browser")
     return parser.parse_args(argv)
@@ -426,7 +507,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    deadline = Deadline(args.timeout)
+    started = time.monotonic()
     if not Path(args.chromium).is_file():
         print(
             f"FAIL: no Chromium at {args.chromium}: install it with "
@@ -460,7 +541,10 @@ def main(argv: list[str] | None = None) -> int:
         ]
     else:
         source_root = args.root.resolve()
-        notebooks = args.notebooks or list(DEFAULT_NOTEBOOKS)
+        notebooks = args.notebooks or default_notebooks(source_root)
+    if args.timeout is None:
+        args.timeout = STARTUP_SECONDS + args.per_notebook * len(notebooks)
+    deadline = Deadline(args.timeout)
     missing = [n for n in notebooks if not (source_root / n).is_file()]
     if missing:
         print(
@@ -469,9 +553,15 @@ def main(argv: list[str] | None = None) -> int:
             "--demo checks the harness on a generated notebook).",
             file=sys.stderr,
         )
-        print(f"0 passed, {len(notebooks)} failed")
+        print(f"0 passed, {len(notebooks)} failed in {time.monotonic() - started:.0f} s")
         return 1
+    plots = {n: expects_plot(source_root, n) for n in notebooks}
     prepare_root(source_root, notebooks, root)
+    print(
+        f"{len(notebooks)} notebook(s), at most {args.per_notebook:.0f} s each, "
+        f"{args.timeout:.0f} s in all",
+        flush=True,
+    )
 
     server = LabServer(root, workdir / "jupyter", shots / "jupyterlab.log")
 
@@ -505,7 +595,10 @@ def main(argv: list[str] | None = None) -> int:
                     if deadline.left() <= 5:
                         results.append(Result(relative, kind_of(relative), ["no time left"]))
                         continue
-                    results.append(run_one(browser, server, relative, deadline, shots))
+                    budget = deadline.within(args.per_notebook)
+                    results.append(
+                        run_one(browser, server, relative, budget, shots, plots[relative])
+                    )
             finally:
                 browser.close()
     except Exception as error:  # noqa: BLE001 - the harness itself failed
@@ -531,7 +624,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"     ✗ {failure}")
     print(f"screenshots: {shots}")
     passed = sum(r.passed for r in results)
-    print(f"{passed} passed, {len(results) - passed} failed")
+    print(f"{passed} passed, {len(results) - passed} failed in {time.monotonic() - started:.0f} s")
     return 0 if results and passed == len(results) else 1
 
 
