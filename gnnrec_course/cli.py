@@ -160,17 +160,17 @@ def _save_ranking(directory, run) -> None:
 
 def _train_ranking(args: argparse.Namespace, model: str, split: str) -> int:
     from gnnrec_course import data, training
-    from gnnrec_course.errors import InvalidArgumentError
+    from gnnrec_course.training.sharding import data_mesh
 
-    if args.devices is not None and args.devices > 1:
-        raise InvalidArgumentError("--devices applies to --objective rating only; drop it.")
+    devices = data_mesh(args.devices).devices.size  # more than JAX sees: exit 1
     dataset = data.load_dataset(args.dataset)
     overrides = {} if args.batch_size is None else {"batch_size": args.batch_size}
     run = training.train_ranking(
         dataset, split, seed=args.seed, epochs=args.epochs, progress=not args.json,
-        model=model, **overrides,
+        model=model, devices=devices if devices > 1 else None, **overrides,
     )  # fmt: skip
     summary = run.summary()
+    summary["devices"] = devices
     if args.save is not None:
         _save_ranking(args.save, run)
     if args.json:
@@ -279,9 +279,7 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     ]
     objective = get_model_entry(model).objective
     if args.json:
-        _print_json(
-            {"dataset": dataset.name, "user": args.user, "model": model, "items": items}
-        )
+        _print_json({"dataset": dataset.name, "user": args.user, "model": model, "items": items})
     else:
         print(f"Top {len(items)} movies for user {args.user} of {dataset.name} ({model}):")
         label = "predicted" if objective == "rating" else "score"

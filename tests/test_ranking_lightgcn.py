@@ -48,6 +48,21 @@ def test_propagation_matches_dense_formula(layers):
     np.testing.assert_allclose(got, _dense_reference(frame, maps, e0, layers), atol=1e-5)
 
 
+@pytest.mark.parametrize("chunk_elems", [5, 7, 12])  # 1, 1 and 2 edges of width 5 a chunk
+def test_chunked_propagation_matches_dense_formula_and_its_gradient(chunk_elems):
+    frame, maps, graph = _setup()
+    e0 = jnp.asarray(np.random.default_rng(2).normal(size=(maps.num_nodes, 5)), jnp.float32)
+    got = lightgcn_propagate(graph, e0, 2, chunk_elems=chunk_elems)
+    np.testing.assert_allclose(got, _dense_reference(frame, maps, np.asarray(e0), 2), atol=1e-5)
+
+    def loss(x, chunk):
+        return jnp.sum(jnp.sin(lightgcn_propagate(graph, x, 2, chunk_elems=chunk)))
+
+    np.testing.assert_allclose(
+        jax.grad(loss)(e0, chunk_elems), jax.grad(loss)(e0, 10**9), atol=1e-5
+    )
+
+
 def test_no_self_loops_differs_from_a_plus_i():
     frame, maps, graph = _setup()
     e0 = np.random.default_rng(1).normal(size=(maps.num_nodes, 4))

@@ -12,8 +12,8 @@ from gnnrec_course.graph import build_id_maps, ranking_split
 from gnnrec_course.models import LightGCN
 from gnnrec_course.training import (
     PositiveIndex,
+    bpr_epoch_batches,
     bpr_loss,
-    epoch_batches,
     fit_ranking,
     fit_rating_for_ranking,
     layer0_embeddings,
@@ -81,7 +81,7 @@ def test_user_with_every_movie_is_an_error():
 def test_epoch_batches_fixed_shape_every_positive_num_negatives_times(num_negatives):
     dense, index = _dense_case()
     users, movies = np.nonzero(dense)
-    u, p, n, w = epoch_batches(np.random.default_rng(0), users, movies, index, 4, num_negatives)
+    u, p, n, w = bpr_epoch_batches(np.random.default_rng(0), users, movies, index, 4, num_negatives)
     total = len(users) * num_negatives
     assert u.shape == p.shape == n.shape == w.shape == (-(-total // 4), 4)
     assert w.sum() == total

@@ -6,9 +6,10 @@ Learned node embeddings ``E_0`` [N, D]; ``K`` propagation steps ``E_{k+1} = Â E
 matrices, no non-linearity); the final embedding is the layer mean
 ``Z = mean(E_0, ..., E_K)`` and the score of a pair is ``z_u · z_m``.
 
-The products ``Â x`` are ``jax.ops.segment_sum`` over the edge lists (memory linear in the
-number of interactions). On ml-100k a dense ``[N, N]`` matrix was measured no faster on a CPU
-(``scratch/ranking/REPORT.md``), so there is only this path.
+The products ``Â x`` are :func:`gnnrec_course.models.edge_ops.gather_scatter` over the edge
+list, in fixed-size chunks of edges: memory ``O(E + N·D)``, never an ``[E, D]`` block of
+messages (at 10 M ratings, D = 64, that block alone is 5 GiB) and never a dense ``[N, N]``
+matrix (measured no faster on a CPU at ml-100k size), so there is only this path.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import jax.numpy as jnp
 import jraph
 
 from ..config import LightGCNConfig
+from .edge_ops import CHUNK_ELEMS, gather_scatter
 from .layers import rowwise_dot
 
 __all__ = ["LightGCN", "lightgcn_propagate", "normalized_edge_weights"]
@@ -38,13 +40,16 @@ def normalized_edge_weights(senders: Array, receivers: Array, num_nodes: int) ->
     return inv_sqrt[senders] * inv_sqrt[receivers]
 
 
-def lightgcn_propagate(graph: jraph.GraphsTuple, e0: Array, num_layers: int) -> Array:
+def lightgcn_propagate(
+    graph: jraph.GraphsTuple, e0: Array, num_layers: int, *, chunk_elems: int = CHUNK_ELEMS
+) -> Array:
     """``Z = mean(E_0, Â E_0, ..., Â^K E_0)`` with ``Â = D^-1/2 A D^-1/2`` (no self-loops).
 
     Args:
       graph: the training graph (``senders``/``receivers`` [E], both directions present).
       e0: layer-0 node embeddings [N, D].
       num_layers: K >= 0 (K = 0 returns ``e0``: matrix factorisation).
+      chunk_elems: largest ``[chunk, D]`` message block, in elements (static).
 
     Returns:
       [N, D] final embeddings.
@@ -52,10 +57,10 @@ def lightgcn_propagate(graph: jraph.GraphsTuple, e0: Array, num_layers: int) -> 
     senders = jnp.asarray(graph.senders, dtype=jnp.int32)
     receivers = jnp.asarray(graph.receivers, dtype=jnp.int32)
     n = e0.shape[0]
-    weights = normalized_edge_weights(senders, receivers, n)[:, None]
+    weights = normalized_edge_weights(senders, receivers, n)
     total, e = e0, e0
     for _ in range(num_layers):
-        e = jax.ops.segment_sum(e[senders] * weights, receivers, num_segments=n)
+        e = gather_scatter(e, senders, receivers, n, weights, chunk_elems=chunk_elems)
         total = total + e
     return total / (num_layers + 1)
 

@@ -37,7 +37,7 @@ from .pipeline import (
     train_default,
 )
 from .ranking import RankingResult, fit_ranking, interaction_graph, layer0_embeddings
-from .ranking_bpr import PositiveIndex, bpr_loss, epoch_batches, sample_negatives
+from .ranking_bpr import PositiveIndex, bpr_epoch_batches, bpr_loss, sample_negatives
 from .ranking_pipeline import RankingRun, train_ranking
 from .ranking_rating import RatingRankingResult, fit_rating_for_ranking
 from .state import (
@@ -75,7 +75,7 @@ __all__ = [
     "build_model",
     "create_train_state",
     "edge_arrays",
-    "epoch_batches",
+    "bpr_epoch_batches",
     "epoch_seconds",
     "eval_step",
     "evaluate",

@@ -37,7 +37,8 @@ from ..graph import IdMaps, build_graph
 from ..models import LightGCN
 from ..progress import finish, progress_bar
 from ..recommend import MatrixScoreFn, UserItems, evaluate_ranking
-from .ranking_bpr import PositiveIndex, bpr_loss, epoch_batches
+from .ranking_bpr import PositiveIndex, bpr_epoch_batches, bpr_loss
+from .sharding import data_mesh, replicate, shard_steps
 from .state import as_device_graph
 
 __all__ = ["RankingResult", "fit_ranking", "interaction_graph", "layer0_embeddings"]
@@ -161,6 +162,7 @@ def fit_ranking(
     model_config: LightGCNConfig | None = None,
     train_config: RankingTrainConfig | None = None,
     desc: str = "LightGCN",
+    devices: int | None = None,
     **overrides: Any,
 ) -> RankingResult:
     """Train LightGCN with BPR on the interactions ``train``.
@@ -179,10 +181,15 @@ def fit_ranking(
       progress: show the progress bar with the loss and the best validation NDCG.
       model_config, train_config: the settings (default: the registry's ``lightgcn`` entry).
       desc: label of the progress bar.
+      devices: split every batch of triples over this many devices (data parallel: the
+        state and graph are replicated, every device encodes the whole graph and scores its
+        share of the batch, jit all-reduces the gradients); ``None``: no mesh. The batch is
+        rounded up to a multiple of the devices (padding weighted 0).
       **overrides: fields of either config to change (``num_layers=3``, ``epochs=30``, ...).
 
     Raises:
       ConfigError: for an unknown setting or one out of range.
+      DeviceCountError: for more devices than JAX sees.
       TrainingDivergedError: when the loss becomes NaN or infinite.
     """
     model_over, train_over = _split_overrides(overrides)
@@ -201,6 +208,10 @@ def fit_ranking(
         apply_fn=model.apply, params=params, tx=optax.adam(tcfg.learning_rate)
     )
     run_epoch = _make_epoch_fn(model, tcfg.l2, maps.num_users)
+    mesh = data_mesh(devices) if devices is not None else None
+    n_dev = 1 if mesh is None else mesh.devices.size
+    if mesh is not None:
+        state, graph = replicate(mesh, (state, graph))
     val_items = UserItems.from_frame(val, maps) if val is not None else None
     rng = np.random.default_rng(seed)
 
@@ -211,9 +222,17 @@ def fit_ranking(
     with progress_bar(tcfg.epochs, desc, disable=not progress) as bar:
         for epoch in range(1, tcfg.epochs + 1):
             t0 = time.perf_counter()
-            batches = epoch_batches(
-                rng, pos_users, pos_movies, positives, tcfg.batch_size, tcfg.num_negatives
+            batches = bpr_epoch_batches(
+                rng,
+                pos_users,
+                pos_movies,
+                positives,
+                tcfg.batch_size,
+                tcfg.num_negatives,
+                multiple_of=n_dev,
             )
+            if mesh is not None:
+                batches = shard_steps(mesh, *batches)
             state, loss = run_epoch(state, graph, *batches)
             loss = float(loss)  # waits for the epoch to finish
             epoch_times.append(time.perf_counter() - t0)

@@ -23,7 +23,7 @@ from ..errors import InvalidArgumentError
 if TYPE_CHECKING:  # pragma: no cover - imported for annotations only
     from ..recommend import UserItems
 
-__all__ = ["PositiveIndex", "bpr_loss", "epoch_batches", "sample_negatives"]
+__all__ = ["PositiveIndex", "bpr_loss", "bpr_epoch_batches", "sample_negatives"]
 
 Array = jax.Array
 
@@ -84,19 +84,21 @@ def sample_negatives(
     return negatives
 
 
-def epoch_batches(
+def bpr_epoch_batches(
     rng: np.random.Generator,
     users: np.ndarray,
     movies: np.ndarray,
     positives: PositiveIndex,
     batch_size: int,
     num_negatives: int = 1,
+    multiple_of: int = 1,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """One epoch of shuffled (user, positive, negative) triples in fixed-shape batches.
 
     Every positive pair (users [P], movies [P]) appears ``num_negatives`` times, each with its
     own negative. Returns ``(u, pos, neg, weight)``, each [S, B] with
-    ``B = min(batch_size, T)`` and ``S = ceil(T / B)`` for ``T = P * num_negatives``; u holds
+    ``B = min(batch_size, T)`` rounded up to a multiple of ``multiple_of`` (the number of
+    devices a batch is split over) and ``S = ceil(T / B)`` for ``T = P * num_negatives``; u holds
     user nodes, pos/neg movie indices ``0..M-1``; padding triples repeat real ones with
     weight 0.
     """
@@ -105,6 +107,7 @@ def epoch_batches(
     n = sample_negatives(rng, u, positives)
     order = rng.permutation(len(u))
     batch_size = max(1, min(batch_size, len(u)))  # no batch larger than the epoch
+    batch_size = -(-batch_size // multiple_of) * multiple_of
     steps = -(-len(u) // batch_size)
     pad = steps * batch_size - len(u)
     order = np.resize(order, steps * batch_size)  # padding repeats real triples

@@ -90,18 +90,18 @@ class RankingRun:
         }
 
 
-def _fit_lightgcn(split, maps, seed, epochs, progress, overrides):
+def _fit_lightgcn(split, maps, seed, epochs, progress, devices, overrides):
     """(result, selection epochs, selection seconds) of LightGCN on the protocol."""
     selection_epochs, selection_seconds = 0, 0.0
     if epochs is None:
         chosen = fit_ranking(
-            split.fit, maps, val=split.val, seed=seed, progress=progress,
+            split.fit, maps, val=split.val, seed=seed, progress=progress, devices=devices,
             desc="LightGCN fit/val (choosing epochs)", **overrides,
         )  # fmt: skip
         selection_epochs, selection_seconds = chosen.epochs_run, chosen.train_seconds
         epochs = max(chosen.best_epoch, 1)
     result = fit_ranking(
-        split.train, maps, seed=seed, progress=progress, desc="LightGCN train",
+        split.train, maps, seed=seed, progress=progress, devices=devices, desc="LightGCN train",
         **{**overrides, "epochs": int(epochs)},
     )  # fmt: skip
     return result, selection_epochs, selection_seconds
@@ -116,6 +116,7 @@ def train_ranking(
     model: str = "lightgcn",
     *,
     baselines: bool = True,
+    devices: int | None = None,
     **overrides: Any,
 ) -> RankingRun:
     """Split ``dataset`` by a ranking protocol, train ``model`` and score its top-k lists.
@@ -130,6 +131,8 @@ def train_ranking(
       model: ``"lightgcn"`` (BPR) or a rating model of the registry (trained on the ratings
         of the training part, ranking by its unclipped predicted rating).
       baselines: also score popularity and random on the same split.
+      devices: split every training batch over this many devices (data parallel, see
+        :mod:`gnnrec_course.training.sharding`); ``None``: no mesh.
       **overrides: settings of the model's configs (see :func:`fit_ranking`, or the
         ``TrainConfig`` of a rating model).
 
@@ -143,7 +146,7 @@ def train_ranking(
     test_items = UserItems.from_frame(split.test, maps)
     if entry.objective == "ranking":
         result, sel_epochs, sel_seconds = _fit_lightgcn(
-            split, maps, seed, epochs, progress, overrides
+            split, maps, seed, epochs, progress, devices, overrides
         )
         model_config, k = result.model_config, result.train_config.k
         train_seconds, epochs_run, ms = result.train_seconds, result.epochs_run, result.ms_per_epoch
@@ -151,7 +154,14 @@ def train_ranking(
         if epochs is not None:
             overrides = {**overrides, "epochs": int(epochs)}
         result = fit_rating_for_ranking(
-            dataset, split, maps, seed=seed, progress=progress, model=model, **overrides
+            dataset,
+            split,
+            maps,
+            seed=seed,
+            progress=progress,
+            model=model,
+            devices=devices,
+            **overrides,
         )
         model_config, k = entry.model, get_model_entry("lightgcn").train.k
         sel_epochs, sel_seconds = result.selection_epochs, result.selection_seconds

@@ -72,6 +72,7 @@ def fit_rating_for_ranking(
     progress: bool = True,
     model: str = "default",
     retrain: bool = True,
+    devices: int | None = None,
     **fit_overrides: Any,
 ) -> RatingRankingResult:
     """Train the registry's rating model ``model`` on ``split`` and return it for ranking.
@@ -86,6 +87,7 @@ def fit_rating_for_ranking(
       model: a rating model of the registry.
       retrain: after early stopping on ``split.val``, train again on all of ``split.train``
         for the best epoch count (otherwise the model trained on ``split.fit`` is returned).
+      devices: split every batch over this many devices (see :func:`fit`); ``None``: no mesh.
       **fit_overrides: fields of the model's :class:`~gnnrec_course.config.TrainConfig`.
 
     Raises:
@@ -107,7 +109,8 @@ def fit_rating_for_ranking(
     net = build(split.fit)
     first = fit(
         net, graph, rating_edges(split.fit, maps), rating_edges(split.val, maps), seed=seed,
-        progress=progress, desc=f"{model} on {split.protocol} fit/val", **settings,
+        progress=progress, desc=f"{model} on {split.protocol} fit/val", devices=devices,
+        **settings,
     )  # fmt: skip
     result, selection_seconds, selection_epochs = first, 0.0, 0
     if retrain:
@@ -116,7 +119,7 @@ def fit_rating_for_ranking(
         final = {**settings, "epochs": max(first.best_epoch, 1), "patience": None}
         result = fit(
             net, graph, rating_edges(split.train, maps), None, seed=seed, progress=progress,
-            desc=f"{model} on {split.protocol} train", **final,
+            desc=f"{model} on {split.protocol} train", devices=devices, **final,
         )  # fmt: skip
         selection_seconds, selection_epochs = first.seconds, first.epochs_run
     return RatingRankingResult(

@@ -39,6 +39,7 @@ __all__ = [
     "replicate",
     "round_up",
     "shard_batch",
+    "shard_steps",
 ]
 
 DATA_AXIS = "data"
@@ -83,6 +84,20 @@ def shard_batch(mesh: Mesh, *arrays: Any) -> tuple[jax.Array, ...]:
         if np.shape(a)[0] % size:
             raise ValueError(f"Batch size {np.shape(a)[0]} is not a multiple of {size} devices.")
     sharding = NamedSharding(mesh, PartitionSpec(DATA_AXIS))
+    return tuple(jax.device_put(a, sharding) for a in arrays)
+
+
+def shard_steps(mesh: Mesh, *arrays: Any) -> tuple[jax.Array, ...]:
+    """Each ``[S, B, ...]`` array of ``S`` batches split along its batch axis ``B``.
+
+    For an epoch of batches that one jitted ``lax.scan`` runs step by step: every step gets
+    its batch already split over the mesh. ``B`` must be a multiple of the number of devices.
+    """
+    size = mesh.devices.size
+    for a in arrays:
+        if np.shape(a)[1] % size:
+            raise ValueError(f"Batch size {np.shape(a)[1]} is not a multiple of {size} devices.")
+    sharding = NamedSharding(mesh, PartitionSpec(None, DATA_AXIS))
     return tuple(jax.device_put(a, sharding) for a in arrays)
 
 
