@@ -33,7 +33,7 @@ from .metrics import mae, rmse
 
 if TYPE_CHECKING:
     from .graph import RatingSplit
-    from .recommend import UserItems
+    from .ranking_eval import UserItems
 
 __all__ = [
     "GlobalMean",
@@ -357,14 +357,14 @@ def ranking_baselines(
 
     Args:
       train, test: each user's training and test movies
-        (:class:`gnnrec_course.recommend.UserItems`).
+        (:class:`gnnrec_course.ranking_eval.UserItems`).
       k: cut-off; seed: seeds the random scores.
 
     Returns:
       ``{"popularity": {...}, "random": {...}}`` with the keys of
-      :func:`gnnrec_course.recommend.evaluate_ranking`.
+      :func:`gnnrec_course.ranking_eval.evaluate_ranking`.
     """
-    from .recommend import evaluate_ranking, popularity_scores, random_scores
+    from .ranking_eval import evaluate_ranking, popularity_scores, random_scores
 
     return {
         "popularity": evaluate_ranking(popularity_scores(train), train, test, k=k),

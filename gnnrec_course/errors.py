@@ -73,3 +73,7 @@ class NotFittedError(CourseError, RuntimeError):
 
 class CheckoutRequiredError(CourseError):
     """A command that needs a checkout of the repository (its ``tools/`` folder)."""
+
+
+class RecommendError(CourseError, ValueError):
+    """A bad request to the recommender, such as asking for ``n <= 0`` movies."""

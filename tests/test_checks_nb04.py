@@ -9,7 +9,7 @@ import jraph
 import numpy as np
 import pytest
 
-from gnnrec_course.checks import nb04
+from gnnrec_course.checks import nb04, nb04_branches
 from gnnrec_course.models import GCNRecommender, gcn_propagate
 from gnnrec_course.reference import rating_model as rm
 from gnnrec_course.reference import training_steps as ref
@@ -313,8 +313,8 @@ class MoviesNotShifted(rm.RatingBranch):
 CHECKS = [
     ("4.1", nb04.check_masked_mse, ref.masked_mse),
     ("4.2", nb04.check_train_step, ref.train_step),
-    ("4.3", nb04.check_lightgcn_branch, rm.LightGCNBranch),
-    ("4.4", nb04.check_rating_branch, rm.RatingBranch),
+    ("4.3", nb04_branches.check_lightgcn_branch, rm.LightGCNBranch),
+    ("4.4", nb04_branches.check_rating_branch, rm.RatingBranch),
 ]
 
 WRONG = [
@@ -338,26 +338,26 @@ WRONG = [
     ("4.2", nb04.check_train_step, step_rmse, "RMSE"),
     ("4.2", nb04.check_train_step, step_no_return, "None"),
     ("4.2", nb04.check_train_step, step_unwrapped_params, "{'params': params}"),
-    ("4.3", nb04.check_lightgcn_branch, LastLayerOnly, "no layer mean"),
-    ("4.3", nb04.check_lightgcn_branch, SumOfLayers, "summed the layers"),
-    ("4.3", nb04.check_lightgcn_branch, MeanOverK, "divided the sum of the K + 1 layers by K"),
-    ("4.3", nb04.check_lightgcn_branch, MeanWithoutE0, "leaves out E_0"),
-    ("4.3", nb04.check_lightgcn_branch, NoSelfLoops, "self-loops are missing"),
-    ("4.3", nb04.check_lightgcn_branch, SelfLoopsTwice, "counted twice"),
-    ("4.3", nb04.check_lightgcn_branch, OnePropagationTooMany, "one propagation too many"),
-    ("4.3", nb04.check_lightgcn_branch, NoBiases, "b_u + b_m are missing"),
-    ("4.3", nb04.check_lightgcn_branch, NoGlobalBias, "mu is missing"),
-    ("4.3", nb04.check_lightgcn_branch, ClippedScores, "clipped"),
-    ("4.3", nb04.check_lightgcn_branch, KeepDimsBiases, "shape (20,)"),
-    ("4.3", nb04.check_lightgcn_branch, WrongParamNames, "exactly"),
-    ("4.4", nb04.check_rating_branch, UnweightedMessages, "ratings are not used"),
-    ("4.4", nb04.check_rating_branch, MeanMessages, "averaged the messages"),
-    ("4.4", nb04.check_rating_branch, NoSigmoid, "sigmoid is missing"),
-    ("4.4", nb04.check_rating_branch, NoHiddenBias, "hidden bias h is missing"),
-    ("4.4", nb04.check_rating_branch, NoUserOffset, "c_u (user_out_bias) is missing"),
-    ("4.4", nb04.check_rating_branch, OutputReadsUserIn, "output uses user_in"),
-    ("4.4", nb04.check_rating_branch, MessagesReadUserOut, "messages use user_out"),
-    ("4.4", nb04.check_rating_branch, MoviesNotShifted, "indexed by node id"),
+    ("4.3", nb04_branches.check_lightgcn_branch, LastLayerOnly, "no layer mean"),
+    ("4.3", nb04_branches.check_lightgcn_branch, SumOfLayers, "summed the layers"),
+    ("4.3", nb04_branches.check_lightgcn_branch, MeanOverK, "divided the sum of the K + 1 layers"),
+    ("4.3", nb04_branches.check_lightgcn_branch, MeanWithoutE0, "leaves out E_0"),
+    ("4.3", nb04_branches.check_lightgcn_branch, NoSelfLoops, "self-loops are missing"),
+    ("4.3", nb04_branches.check_lightgcn_branch, SelfLoopsTwice, "counted twice"),
+    ("4.3", nb04_branches.check_lightgcn_branch, OnePropagationTooMany, "one propagation too many"),
+    ("4.3", nb04_branches.check_lightgcn_branch, NoBiases, "b_u + b_m are missing"),
+    ("4.3", nb04_branches.check_lightgcn_branch, NoGlobalBias, "mu is missing"),
+    ("4.3", nb04_branches.check_lightgcn_branch, ClippedScores, "clipped"),
+    ("4.3", nb04_branches.check_lightgcn_branch, KeepDimsBiases, "shape (20,)"),
+    ("4.3", nb04_branches.check_lightgcn_branch, WrongParamNames, "exactly"),
+    ("4.4", nb04_branches.check_rating_branch, UnweightedMessages, "ratings are not used"),
+    ("4.4", nb04_branches.check_rating_branch, MeanMessages, "averaged the messages"),
+    ("4.4", nb04_branches.check_rating_branch, NoSigmoid, "sigmoid is missing"),
+    ("4.4", nb04_branches.check_rating_branch, NoHiddenBias, "hidden bias h is missing"),
+    ("4.4", nb04_branches.check_rating_branch, NoUserOffset, "c_u (user_out_bias) is missing"),
+    ("4.4", nb04_branches.check_rating_branch, OutputReadsUserIn, "output uses user_in"),
+    ("4.4", nb04_branches.check_rating_branch, MessagesReadUserOut, "messages use user_out"),
+    ("4.4", nb04_branches.check_rating_branch, MoviesNotShifted, "indexed by node id"),
 ]
 
 

@@ -379,6 +379,26 @@ def test_runtime_modules_do_not_import_notebook_tooling() -> None:
     assert result.stdout.strip() == "[]"
 
 
+def test_no_runtime_module_is_longer_than_about_600_lines() -> None:
+    """The package stays in modules a reader can take in whole (a design rule of issue 8)."""
+    package = Path(__file__).resolve().parents[1] / "gnnrec_course"
+    lengths = {
+        str(p.relative_to(package)): len(p.read_text().splitlines())
+        for p in package.rglob("*.py")
+    }
+    assert len(lengths) > 30  # really the package
+    too_long = {name: n for name, n in lengths.items() if n > 620}
+    assert not too_long, f"split these modules: {too_long}"
+
+
+def test_ranking_evaluation_is_importable_from_recommend_too() -> None:
+    from gnnrec_course import ranking_eval, recommend
+
+    for name in ranking_eval.__all__:
+        assert getattr(recommend, name) is getattr(ranking_eval, name)
+        assert name in recommend.__all__
+
+
 # --- the real repository --------------------------------------------------------------------
 
 ROOT = paths.PROJECT_ROOT

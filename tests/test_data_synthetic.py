@@ -235,3 +235,16 @@ def test_write_synthetic_replaces_its_own_data(tmp_path):
     data.write_synthetic(tmp_path, "ml-1m", seed=1)
     data.write_synthetic(tmp_path, "ml-1m", n_users=20, n_movies=10, seed=2)
     assert data.load_dataset("ml-1m", tmp_path).num_users == 20
+
+
+@pytest.mark.parametrize(
+    ("users", "movies", "ratings", "most"),
+    [(200, 50, 2_000, 35), (50, 40, 1_500, 30), (6, 5, 30, 5)],  # sparse, dense, every pair
+)
+def test_no_user_rates_more_than_the_real_datasets_share(users, movies, ratings, most):
+    """At most 70 % of the catalogue per user (the real datasets' top user: 44-69 %), unless
+    the density needs more: BPR then always has a negative to draw."""
+    frame = data.synthetic_ratings(users, movies, seed=1, n_ratings=ratings)
+    per_user = frame.groupby("user_id").size()
+    assert len(frame) == ratings and per_user.max() <= most
+    assert frame.user_id.nunique() == users

@@ -7,7 +7,7 @@ import pytest
 from gnnrec_course.errors import CourseError
 from gnnrec_course.graph import build_id_maps
 from gnnrec_course.metrics import metrics_from_hits
-from gnnrec_course.recommend import (
+from gnnrec_course.ranking_eval import (
     UserItems,
     evaluate_ranking,
     popularity_scores,

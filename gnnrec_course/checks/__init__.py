@@ -12,6 +12,7 @@ from gnnrec_course.checks.nb01 import *  # noqa: F403
 from gnnrec_course.checks.nb02 import *  # noqa: F403
 from gnnrec_course.checks.nb03 import *  # noqa: F403
 from gnnrec_course.checks.nb04 import *  # noqa: F403
+from gnnrec_course.checks.nb04_branches import *  # noqa: F403
 from gnnrec_course.checks.nb05 import *  # noqa: F403
 from gnnrec_course.checks.nb06 import *  # noqa: F403
 from gnnrec_course.checks.nb07 import *  # noqa: F403

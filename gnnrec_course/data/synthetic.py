@@ -23,6 +23,9 @@ __all__ = ["rating_count", "synthetic_dataset", "synthetic_movies", "synthetic_r
 
 _USER_ACTIVITY_SIGMA = 1.0  # log-normal spread of ratings per user
 _MOVIE_POPULARITY_SIGMA = 1.5  # log-normal spread of ratings per movie
+# The most active user of the real datasets rated 44-69 % of the catalogue (ml-100k 737 of
+# 1,682, ml-10m 7,359 of 10,677); a user who rated every movie leaves BPR no negative.
+_MAX_USER_SHARE = 0.7
 _POPULAR_ROUNDS = 3  # top-up rounds drawn by popularity before drawing uniformly
 _UNIFORM_ROUNDS = 8  # uniform top-up rounds before the exact per-user fallback
 
@@ -77,12 +80,15 @@ def rating_count(
 
 
 def _user_degrees(rng: np.random.Generator, n_users: int, n_movies: int, total: int) -> np.ndarray:
-    """``[U]`` ratings per user: at least 1, at most ``n_movies``, summing to ``total``,
-    spread by log-normal activity weights."""
+    """``[U]`` ratings per user: at least 1, summing to ``total``, spread by log-normal activity
+    weights; at most ``_MAX_USER_SHARE`` of the movies, or the fewest a user must have when
+    ``total`` is denser than that (at most ``n_movies``)."""
     weights = rng.lognormal(0.0, _USER_ACTIVITY_SIGMA, n_users)
+    cap = max(int(np.ceil(_MAX_USER_SHARE * n_movies)), -(-total // n_users))
+    cap = min(cap, n_movies)
     degrees = np.ones(n_users, dtype=np.int64)
     while (extra := total - int(degrees.sum())) > 0:
-        room = n_movies - degrees
+        room = cap - degrees
         open_weights = np.where(room > 0, weights, 0.0)
         degrees += np.minimum(rng.multinomial(extra, open_weights / open_weights.sum()), room)
     return degrees

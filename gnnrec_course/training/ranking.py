@@ -36,7 +36,7 @@ from ..errors import TrainingDivergedError
 from ..graph import IdMaps, build_graph
 from ..models import LightGCN
 from ..progress import finish, progress_bar
-from ..recommend import MatrixScoreFn, UserItems, evaluate_ranking
+from ..ranking_eval import MatrixScoreFn, UserItems, evaluate_ranking
 from .ranking_bpr import PositiveIndex, bpr_epoch_batches, bpr_loss
 from .sharding import data_mesh, replicate, shard_steps
 from .state import as_device_graph

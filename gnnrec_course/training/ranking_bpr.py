@@ -21,7 +21,7 @@ import numpy as np
 from ..errors import InvalidArgumentError
 
 if TYPE_CHECKING:  # pragma: no cover - imported for annotations only
-    from ..recommend import UserItems
+    from ..ranking_eval import UserItems
 
 __all__ = ["PositiveIndex", "bpr_loss", "bpr_epoch_batches", "sample_negatives"]
 
@@ -60,7 +60,7 @@ class PositiveIndex:
 
     @classmethod
     def from_items(cls, items: UserItems) -> PositiveIndex:
-        """The pairs of :class:`gnnrec_course.recommend.UserItems`."""
+        """The pairs of :class:`gnnrec_course.ranking_eval.UserItems`."""
         users, movies = items.users_and_movies()
         return cls(users, movies, len(items.counts), items.num_movies)
 

@@ -19,7 +19,7 @@ import jraph
 
 from ..config import DataFacts, as_dict, get_model_entry
 from ..graph import IdMaps, RankingSplit, build_id_maps, ranking_split
-from ..recommend import MatrixScoreFn, UserItems, evaluate_ranking
+from ..ranking_eval import MatrixScoreFn, UserItems, evaluate_ranking
 from .ranking import fit_ranking
 from .ranking_rating import fit_rating_for_ranking
 
