@@ -296,7 +296,10 @@ MODELS: dict[str, ModelEntry] = {
     "default": ModelEntry(
         name="default",
         objective="rating",
-        description="GCNRecommender: LightGCN with biases blended with a rating-weighted GCN",
+        description=(
+            "GCNRecommender: LightGCN-style propagation (A + I) with biases, blended with a "
+            "rating-weighted GCN"
+        ),
         model=RatingModelConfig(),
         train=TrainConfig(),
         build=_build_rating_model,

@@ -98,7 +98,7 @@ def test_duplicate_grade_ids_are_refused() -> None:
 def test_check_cells_are_found_by_their_rebinding_call() -> None:
     code = nbformat.v4.new_code_cell
     assert nbg.check_name(code("auc = checks.check_auc(auc)")) == "check_auc"
-    assert nbg.check_name(code("LightGCN = a1.check_lightgcn(LightGCN)")) == "check_lightgcn"
+    assert nbg.check_name(code("BranchA = a1.check_branch_a(BranchA)")) == "check_branch_a"
     assert nbg.check_name(code("x = checks.check_auc(y)")) is None  # does not rebind
     assert nbg.check_name(nbformat.v4.new_markdown_cell("auc = checks.check_auc(auc)")) is None
 

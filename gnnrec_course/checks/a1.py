@@ -25,7 +25,7 @@ from gnnrec_course.graph import build_graph, build_id_maps, rating_edges
 from gnnrec_course.models import default_model, gcn_propagate
 from gnnrec_course.reference import nnx_models as ref
 
-__all__ = ["check_lightgcn"]
+__all__ = ["check_branch_a"]
 
 _EMBED_DIM = 4
 _NUM_LAYERS = 2
@@ -168,7 +168,7 @@ def _build(cls: Callable, case: _Case) -> nnx.Module:
         )
     except TypeError as error:
         raise AssertionError(
-            f"LightGCN(num_nodes, rating_min, rating_max, embed_dim=..., num_layers=..., "
+            f"BranchA(num_nodes, rating_min, rating_max, embed_dim=..., num_layers=..., "
             f"rating_mean=..., rngs=...) failed ({error}): keep the __init__ you were given."
         ) from error
     try:
@@ -212,12 +212,12 @@ def _test_lightgcn(cls: Callable) -> None:
         )
 
 
-def check_lightgcn(cls: Callable) -> Callable:
-    """Check Exercise A1.1, the ``__call__`` of ``LightGCN(nnx.Module)`` (branch A in NNX)."""
+def check_branch_a(cls: Callable) -> Callable:
+    """Check Exercise A1.1, the ``__call__`` of ``BranchA(nnx.Module)`` (branch A in NNX)."""
     return run_check(
         "A1.1",
         cls,
-        ref.LightGCN,
+        ref.BranchA,
         _test_lightgcn,
         "with the Linen model's weights, your NNX module predicts what GCNRecommender predicts, "
         "at inference (clipped) and in training (raw).",

@@ -32,7 +32,9 @@ def _masked_mean(x: Array, mask: Array | None) -> Array:
 class GCNRecommender(nn.Module):
     """The course's default recommender: two graph encoders whose predictions are blended.
 
-    **Branch A, LightGCN** (He et al. 2020) on ``jraph.GraphConvolution``::
+    **Branch A, LightGCN-style propagation with self-loops** on ``jraph.GraphConvolution``
+    (the layer mean of He et al. 2020, but with ``A + I``; the real LightGCN, without
+    self-loops, is :class:`gnnrec_course.models.LightGCN`)::
 
         E_0 = embedding of every node                          [N, D]
         E_k = D^-1/2 (A + I) D^-1/2 E_{k-1},  k = 1..K           (symmetric norm, self loops)
@@ -87,7 +89,7 @@ class GCNRecommender(nn.Module):
       num_nodes: users + movies ``N``.
       rating_min, rating_max: the rating scale; inference clips to it.
       num_users: ``U`` (users are nodes ``0..U-1``). Required for branch B; ``None`` turns
-        branch B off (a pure LightGCN).
+        branch B off (branch A alone).
       embed_dim, num_layers: ``D`` and ``K`` of branch A.
       l2, bias_l2: branch A penalties ``l2 mean(|E0_u|^2 + |E0_m|^2) + bias_l2 mean(b_u^2 +
         b_m^2)`` over the training ratings.
@@ -289,7 +291,7 @@ def default_model(
       num_nodes: users + movies (``IdMaps.num_nodes``).
       rating_min, rating_max: the data's rating scale.
       num_users: ``IdMaps.num_users``; needed for the rating-weighted branch. Without it the
-        model is a pure LightGCN (about 0.015 RMSE worse on ml-100k).
+        model is branch A alone (about 0.015 RMSE worse on ml-100k).
       rating_mean: mean training rating, the starting value of the global bias.
       **overrides: fields of :class:`~gnnrec_course.config.RatingModelConfig` to change
         (``embed_dim``, ``l2``, ...); an unknown one is a ``ConfigError``.

@@ -1,6 +1,6 @@
 """Reference implementations for appendix A1: the course's models in Flax NNX.
 
-:class:`TutorialGCN` and :class:`LightGCN` compute exactly what
+:class:`TutorialGCN` and :class:`BranchA` compute exactly what
 :class:`gnnrec_course.models.TutorialGCN` and branch A of
 :class:`gnnrec_course.models.GCNRecommender` (built without ``num_users``) compute, written as
 ``flax.nnx`` modules: the module owns its parameters, so it is called directly,
@@ -28,7 +28,7 @@ from flax import nnx
 
 from gnnrec_course.models import gcn_propagate, rowwise_dot
 
-__all__ = ["MLP", "LightGCN", "TutorialGCN", "copy_linen_params", "node_ids"]
+__all__ = ["MLP", "BranchA", "TutorialGCN", "copy_linen_params", "node_ids"]
 
 Array = jax.Array
 
@@ -103,8 +103,9 @@ class TutorialGCN(nnx.Module):
         return self.rating_min + (self.rating_max - self.rating_min) * squashed
 
 
-class LightGCN(nnx.Module):
-    """Branch A of :class:`gnnrec_course.models.GCNRecommender` (LightGCN with biases) in NNX.
+class BranchA(nnx.Module):
+    """Branch A of :class:`gnnrec_course.models.GCNRecommender` in NNX: LightGCN-style
+    propagation with self-loops (``A + I``) and biases.
 
     ``E_0 = embed(ids)``; ``E_k = D^-1/2 (A + I) D^-1/2 E_{k-1}`` for ``k = 1..K``;
     ``Z = mean(E_0 .. E_K)``; ``r(u, m) = mu + b_u + b_m + Z_u . Z_m``, clipped to the rating
