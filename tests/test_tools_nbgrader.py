@@ -4,7 +4,7 @@ The quick tests check the metadata against the rules of nbgrader's schema versio
 graded, solution or locked cell has a unique ``grade_id``, graded cells have points), and that
 the real solution notebooks get one solution cell and one one-point test cell per exercise.
 The slow test runs nbgrader itself (installed by the ``test`` extra): ``generate_assignment``
-on notebook 01 gives our student copy, and ``autograde`` scores a submission.
+on every notebook gives our student copy, and ``autograde`` scores a submission of 01.
 """
 
 from __future__ import annotations
@@ -237,3 +237,18 @@ def test_nbgrader_releases_our_stubs_and_autogrades_the_self_checks(tmp_path: Pa
     ]
     assert [nbg.check_name(c) for c in failed] == ["check_mean_aggregate"]
     assert "Exercise 1.2:" in failed[0].outputs[-1]["evalue"]
+
+
+@pytest.mark.slow
+def test_nbgrader_releases_our_stubs_for_every_notebook(tmp_path: Path) -> None:
+    """`nbgrader generate_assignment` on every solution notebook gives its student copy."""
+    course = tmp_path / "course"
+    nbg.write_source(course)
+    names = [p.stem for p in paths.solution_notebooks()]
+    assert len(names) >= 8
+    for name in names:
+        _nbgrader(course, "generate_assignment", name)
+        released = nbformat.read(course / "release" / name / f"{name}.ipynb", as_version=4)
+        ours = nbformat.read(paths.PROJECT_ROOT / "notebooks" / f"{name}.ipynb", as_version=4)
+        assert [c.source for c in released.cells] == [c.source for c in ours.cells], name
+        assert [c.cell_type for c in released.cells] == [c.cell_type for c in ours.cells], name
