@@ -21,6 +21,37 @@ from tools.paths import PROJECT_ROOT, solution_notebooks
 TIMEOUT_PER_CELL_S = 600
 
 
+def terminal_text(text: str) -> str:
+    """``text`` as a terminal shows it: on each line only what follows its last ``\\r``.
+
+    A text progress bar redraws itself with ``\\r``; the kernel sends every redraw, so a saved
+    notebook would hold each half-drawn frame (GitHub and nbviewer print them all).
+    """
+    lines = []
+    for line in text.split("\n"):
+        frames = [frame for frame in line.split("\r") if frame]
+        lines.append(frames[-1] if frames else "")
+    return "\n".join(lines)
+
+
+def collapse_streams(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Merge each cell's consecutive stdout/stderr outputs into one, as a terminal shows them."""
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        merged: list = []
+        for out in cell.outputs:
+            if out.output_type == "stream" and merged and merged[-1].get("name") == out.name:
+                merged[-1].text += out.text
+            else:
+                merged.append(out)
+        for out in merged:
+            if out.output_type == "stream":
+                out.text = terminal_text(out.text)
+        cell.outputs = merged
+    return nb
+
+
 def run_notebook(path: Path, *, inplace: bool = False) -> tuple[nbformat.NotebookNode, float]:
     """Execute one notebook in its own folder; return the executed notebook and its seconds."""
     nb = nbformat.read(path, as_version=4)
@@ -33,6 +64,7 @@ def run_notebook(path: Path, *, inplace: bool = False) -> tuple[nbformat.Noteboo
     start = time.perf_counter()
     client.execute()
     seconds = time.perf_counter() - start
+    collapse_streams(nb)
     if inplace:
         nbformat.write(nb, path)
     return nb, seconds
