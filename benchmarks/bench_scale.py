@@ -39,8 +39,8 @@ SIZES = {  # users, movies, ratings (the real datasets' counts)
     "ml-10m": (69_878, 10_677, 10_000_054),
     "ml-25m": (162_541, 59_047, 25_000_095),
 }
-# Peak GiB per million ratings, measured here (rating: 4.9 GiB at 10M; ranking: LightGCN's
-# one-shot segment_sum holds [2E, D] messages, forward and backward); plus 0.5 GiB to start.
+# Peak GiB per million ratings, measured here (rating: 4.9 GiB at 10M; ranking: 5.2 GiB at 10M,
+# with the epoch's triples on the host); plus 0.5 GiB to start.
 GIB_PER_MILLION = {"default": 0.6, "lightgcn": 0.5}
 TIMED_EPOCHS = 2
 RANKING_MAX_STEPS = 64  # ranking: at most this many BPR steps (full-graph encodes) an epoch
