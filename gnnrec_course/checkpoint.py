@@ -70,6 +70,11 @@ def package_version() -> str:
         return "0+unknown"
 
 
+def user_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/gnnrec-course`` (``~/.cache/gnnrec-course`` without it)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "gnnrec-course"
+
+
 def cached_model_dir(dataset: str, objective: str, seed: int, model: str) -> Path:
     """Where ``gnnrec-course recommend`` keeps the model it trained for these settings.
 
@@ -77,9 +82,8 @@ def cached_model_dir(dataset: str, objective: str, seed: int, model: str) -> Pat
     (``~/.cache`` without ``XDG_CACHE_HOME``): one folder per dataset, objective, model, seed
     and package version, so a new version of the package never reads an old model.
     """
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     name = f"{dataset}-{objective}-{model}-seed{seed}-v{package_version()}"
-    return cache / "gnnrec-course" / "models" / name
+    return user_cache_dir() / "models" / name
 
 
 @dataclass

@@ -376,6 +376,29 @@ def test_train_save_then_recommend_from_the_checkpoint(
     assert answer["model"] == trained["model"]
 
 
+@pytest.mark.slow
+def test_recommend_command_keeps_compiled_programs_in_the_user_cache(
+    synthetic_root: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """The real command (its own process) keeps jit's programs, so a rerun skips compiling."""
+    folder = synthetic_root / "saved"
+    assert main(["train", "--objective", "ranking", "--epochs", "1", "--save", str(folder)]) == 0
+    compiled = synthetic_root / "cache" / "gnnrec-course" / "jax-compiled"
+    argv = ["recommend", "--user", str(_first_user(synthetic_root)), "--model", str(folder)]
+    assert not compiled.exists()  # main() called in-process leaves JAX's settings alone
+    assert main([*argv, "--json"]) == 0 and not compiled.exists()
+    answers = []
+    for _ in range(2):
+        done = subprocess.run(
+            [sys.executable, "-m", "gnnrec_course", *argv, "--json"],
+            capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr[-2000:]
+        answers.append(json.loads(done.stdout))
+    assert any(p.name.startswith("jit_") for p in compiled.iterdir())
+    assert answers[0] == answers[1]
+
+
 def test_recommend_with_a_damaged_checkpoint_is_one_line_exit_1(
     synthetic_root: Path, capsys: pytest.CaptureFixture
 ) -> None:
