@@ -122,25 +122,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     return _train_rating(args, model, split)
 
 
-def _data_facts(maps, dataset, train_df):
-    from gnnrec_course.config import DataFacts
-
-    return DataFacts(
-        num_nodes=maps.num_nodes, num_users=maps.num_users,
-        rating_min=float(dataset.rating_min), rating_max=float(dataset.rating_max),
-        rating_mean=float(train_df["rating"].mean()),
-    )  # fmt: skip
-
-
 def _save_rating(directory, result, dataset, summary: dict) -> None:
     """Write a rating model trained by ``train_default`` as a checkpoint."""
     from gnnrec_course.checkpoint import save_checkpoint
-    from gnnrec_course.config import get_model_entry
+    from gnnrec_course.config import DataFacts, get_model_entry
 
     save_checkpoint(
         directory, model_name=result.model_name,
         model_config=get_model_entry(result.model_name).model,
-        facts=_data_facts(result.maps, dataset, result.split.train), params=result.params,
+        facts=DataFacts.from_training(result.maps, dataset, result.split.train),
+        params=result.params,
         maps=result.maps, dataset=dataset.name, split=result.split_name, seed=result.seed,
         num_train_ratings=len(result.split.train),
         metrics={k: summary[k] for k in ("val_rmse", "test_rmse", "test_mae")},

@@ -25,6 +25,10 @@ from .errors import CourseError
 
 if TYPE_CHECKING:  # pragma: no cover - imported for annotations only
     import flax.linen as nn
+    import pandas as pd
+
+    from .data import MovieLens
+    from .graph import IdMaps
 
 __all__ = [
     "ConfigError",
@@ -236,6 +240,16 @@ class DataFacts:
     rating_min: float
     rating_max: float
     rating_mean: float | None = None
+
+    @classmethod
+    def from_training(cls, maps: IdMaps, dataset: MovieLens, train: pd.DataFrame) -> DataFacts:
+        """The facts of a model trained on the ratings ``train`` of ``dataset`` (its rating
+        scale), with the node counts of ``maps``."""
+        return cls(
+            num_nodes=maps.num_nodes, num_users=maps.num_users,
+            rating_min=float(dataset.rating_min), rating_max=float(dataset.rating_max),
+            rating_mean=float(train["rating"].mean()),
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -173,11 +173,7 @@ def train_ranking(
         from ..baselines import ranking_baselines
 
         run_baselines = ranking_baselines(train_items, test_items, k=k, seed=seed)
-    facts = DataFacts(
-        num_nodes=maps.num_nodes, num_users=maps.num_users,
-        rating_min=float(dataset.rating_min), rating_max=float(dataset.rating_max),
-        rating_mean=float(split.train["rating"].mean()),
-    )  # fmt: skip
+    facts = DataFacts.from_training(maps, dataset, split.train)
     return RankingRun(
         dataset=dataset.name,
         protocol=protocol,
