@@ -159,7 +159,7 @@ def _run_child(key: dict) -> dict:
 
 def table(rows: list[dict]) -> str:
     lines = [
-        "| model | size | ratings | devices | first epoch / step (compile) s | s / epoch "
+        "| model | size | ratings | devices | first epoch (compiles) s | s / epoch "
         "| peak GiB |",
         "|---|---|---:|---:|---:|---:|---:|",
     ]
