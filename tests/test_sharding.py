@@ -45,14 +45,19 @@ print(json.dumps(out))
 """
 
 
-@pytest.mark.slow
-def test_two_devices_match_one():
+def _run_on_two_devices(script: str) -> dict:
+    """The JSON line ``script`` prints, run in a fresh process with 2 forced CPU devices."""
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
     done = subprocess.run(
-        [sys.executable, "-c", _SCRIPT], env=env, capture_output=True, text=True, timeout=600
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    out = json.loads(done.stdout.strip().splitlines()[-1])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+def test_two_devices_match_one():
+    out = _run_on_two_devices(_SCRIPT)
     one, two = out["1"], out["2"]
     assert out["jax_devices"] == 2
     assert (one["param_devices"], two["param_devices"]) == (1, 2)  # really on two devices
@@ -91,13 +96,7 @@ print(json.dumps(out))
 
 @pytest.mark.slow
 def test_ranking_on_two_devices_matches_one():
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
-    done = subprocess.run(
-        [sys.executable, "-c", _RANKING_SCRIPT], env=env, capture_output=True, text=True,
-        timeout=600,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-2000:]
-    out = json.loads(done.stdout.strip().splitlines()[-1])
+    out = _run_on_two_devices(_RANKING_SCRIPT)
     one, two, padded = out["1-64"], out["2-64"], out["2-37"]
     assert out["jax_devices"] == 2
     assert (one["param_devices"], two["param_devices"], padded["param_devices"]) == (1, 2, 2)
