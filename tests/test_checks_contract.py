@@ -18,8 +18,19 @@ import gnnrec_course.checks as checks
 from gnnrec_course.checks.common import STRICT_ENV
 
 NOTEBOOKS = (1, 2, 3, 4, 5, 6, 7)
-# One check module per notebook (checks/nb0N.py, checks/a1.py), its table in test_checks_<m>.py.
+# The check modules of each notebook (checks/nb0N.py, checks/a1.py; notebook 04's are two),
+# its table in test_checks_<m>.py.
 MODULES = (*(f"nb0{n}" for n in NOTEBOOKS), "a1")
+PARTS = {"nb04": ("nb04", "nb04_branches")}
+
+
+def _exported(name: str) -> dict:
+    """Check name -> function over the check modules of notebook ``name``."""
+    out = {}
+    for part in PARTS.get(name, (name,)):
+        module = importlib.import_module(f"gnnrec_course.checks.{part}")
+        out.update({check: getattr(module, check) for check in module.__all__})
+    return out
 TABLES = [importlib.import_module(f"test_checks_{m}") for m in MODULES]
 CHECKS = [row for table in TABLES for row in table.CHECKS]
 WRONG = [row for table in TABLES for row in table.WRONG]
@@ -104,14 +115,12 @@ def test_reference_passes(exercise, check, reference, capsys, monkeypatch):
 
 @pytest.mark.parametrize("number", NOTEBOOKS)
 def test_checks_are_exported(number):
-    module = importlib.import_module(f"gnnrec_course.checks.nb0{number}")
-    for name in module.__all__:
-        assert getattr(checks, name) is getattr(module, name)
+    for name, check in _exported(f"nb0{number}").items():
+        assert getattr(checks, name) is check
 
 
 @pytest.mark.parametrize("name", MODULES)
 def test_every_exercise_has_wrong_answers(name):
-    module = importlib.import_module(f"gnnrec_course.checks.{name}")
     table = TABLES[MODULES.index(name)]
-    assert {check.__name__ for _, check, _ in table.CHECKS} == set(module.__all__)
+    assert {check.__name__ for _, check, _ in table.CHECKS} == set(_exported(name))
     assert {exercise for exercise, *_ in table.WRONG} == {e for e, *_ in table.CHECKS}

@@ -383,8 +383,8 @@ def test_reference_train_step_lowers_the_loss():
 
 def test_reference_branches_blend_to_the_package_model():
     """(1 - w) A + w B from the reference modules is GCNRecommender's unclipped prediction."""
-    graph = nb04._branch_graph()
-    users, movies = nb04._ALL_USERS, nb04._ALL_MOVIES
+    graph = nb04_branches._branch_graph()
+    users, movies = nb04_branches._ALL_USERS, nb04_branches._ALL_MOVIES
     model = GCNRecommender(
         num_nodes=9, num_users=5, embed_dim=4, num_layers=3, rating_hidden=7, rating_weight=0.6
     )
@@ -405,8 +405,9 @@ def test_reference_branches_blend_to_the_package_model():
 
 def test_a_movie_without_ratings_gets_the_code_of_its_bias_alone():
     branch = rm.RatingBranch(num_users=5, num_movies=4, hidden=6)
-    graph = nb04._branch_graph()
-    params = branch.init(jax.random.key(0), graph, nb04._ALL_USERS, nb04._ALL_MOVIES)["params"]
+    graph = nb04_branches._branch_graph()
+    users, movies = nb04_branches._ALL_USERS, nb04_branches._ALL_MOVIES
+    params = branch.init(jax.random.key(0), graph, users, movies)["params"]
     params = {**params, "hidden_bias": jnp.linspace(-1.0, 1.0, 6)}
     codes = branch.apply({"params": params}, graph, method=branch.movie_codes)
     np.testing.assert_allclose(codes[3], jax.nn.sigmoid(params["hidden_bias"]), atol=1e-6)
