@@ -42,7 +42,8 @@ RANKING_METRIC_NAMES: tuple[str, ...] = (
 )  # fmt: skip
 
 
-def _check_n(n: int, what: str = "recommendations", name: str = "n") -> int:
+def check_count(n: int, what: str = "recommendations", name: str = "n") -> int:
+    """``n`` as an int when it is a whole number >= 1, else a one-line :class:`RecommendError`."""
     try:
         value = int(n)
     except (TypeError, ValueError):
@@ -52,17 +53,17 @@ def _check_n(n: int, what: str = "recommendations", name: str = "n") -> int:
     return value
 
 
-def _concat_ratings(ratings: pd.DataFrame | Sequence[pd.DataFrame] | None) -> pd.DataFrame:
+def concat_ratings(ratings: pd.DataFrame | Sequence[pd.DataFrame] | None) -> pd.DataFrame:
     """One DataFrame with user_id and movie_id from a DataFrame, a list of them, or None."""
     if ratings is None:
         return pd.DataFrame({"user_id": np.zeros(0, np.int64), "movie_id": np.zeros(0, np.int64)})
     if isinstance(ratings, pd.DataFrame):
         ratings = [ratings]
     frames = [df[["user_id", "movie_id"]] for df in ratings]
-    return pd.concat(frames, ignore_index=True) if frames else _concat_ratings(None)
+    return pd.concat(frames, ignore_index=True) if frames else concat_ratings(None)
 
 
-def _known_pairs(ratings: pd.DataFrame, maps: IdMaps) -> tuple[np.ndarray, np.ndarray]:
+def known_pairs(ratings: pd.DataFrame, maps: IdMaps) -> tuple[np.ndarray, np.ndarray]:
     """User index [K] (0..U-1) and movie index [K] (0..M-1) of the rows with known ids."""
     users = ratings["user_id"].to_numpy(dtype=np.int64)
     movies = ratings["movie_id"].to_numpy(dtype=np.int64)
@@ -72,7 +73,7 @@ def _known_pairs(ratings: pd.DataFrame, maps: IdMaps) -> tuple[np.ndarray, np.nd
     return u.astype(np.int64), m.astype(np.int64)
 
 
-def _top_k_indices(scores: np.ndarray, k: int) -> np.ndarray:
+def top_k_indices(scores: np.ndarray, k: int) -> np.ndarray:
     """Column indices of the ``k`` best scores per row, best first: int [rows, min(k, cols)].
 
     Ties are broken by the smaller column index, so the result is deterministic.
@@ -112,7 +113,7 @@ class UserItems:
     ) -> UserItems:
         """The (deduplicated) movies of each user in ``interactions`` (user_id, movie_id; a
         DataFrame or a list of them); rows with ids unknown to ``maps`` are skipped."""
-        u, m = _known_pairs(_concat_ratings(interactions), maps)
+        u, m = known_pairs(concat_ratings(interactions), maps)
         keys = np.unique(u * maps.num_movies + m)
         users, movies = keys // maps.num_movies, keys % maps.num_movies
         counts = np.bincount(users, minlength=maps.num_users)
@@ -147,7 +148,7 @@ def top_k_unseen(scores: np.ndarray, seen: np.ndarray, k: int) -> np.ndarray:
     ends with seen ones (score ``-inf``).
     """
     masked = np.where(seen, -np.inf, np.asarray(scores, dtype=np.float64))
-    return _top_k_indices(masked, k)
+    return top_k_indices(masked, k)
 
 
 def evaluate_ranking(
@@ -174,7 +175,7 @@ def evaluate_ranking(
       ``{"precision", "recall", "ndcg", "map", "hit_rate", "coverage"}``: means over the
       evaluated users; coverage is the share of the catalogue in anybody's top ``k``.
     """
-    k = _check_n(k, "recommendations", name="k")
+    k = check_count(k, "recommendations", name="k")
     users = np.flatnonzero(test.counts > 0).astype(np.int32)
     hits = np.zeros((len(users), k), dtype=bool)
     recommended = np.zeros(train.num_movies, dtype=bool)

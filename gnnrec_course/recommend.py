@@ -37,13 +37,13 @@ from .ranking_eval import (
     RANKING_METRIC_NAMES,
     MatrixScoreFn,
     UserItems,
-    _check_n,
-    _concat_ratings,
-    _known_pairs,
-    _top_k_indices,
+    check_count,
+    concat_ratings,
     evaluate_ranking,
+    known_pairs,
     popularity_scores,
     random_scores,
+    top_k_indices,
     top_k_unseen,
 )
 
@@ -153,7 +153,7 @@ class Recommender:
             have = table.notna().to_numpy()
             titles[have] = table[have].astype(str).to_numpy(dtype=object)
         self._titles = titles  # [M] object, in movie node order
-        u, m = _known_pairs(_concat_ratings(seen_ratings_df), maps)
+        u, m = known_pairs(concat_ratings(seen_ratings_df), maps)
         order = np.lexsort((m, u))
         self._seen_movies = m[order]
         self._seen_bounds = np.searchsorted(u[order], np.arange(maps.num_users + 1))
@@ -271,13 +271,13 @@ class Recommender:
           UnknownUserError: ``user_id`` is not in the data.
           RecommendError: ``n <= 0``.
         """
-        n = _check_n(n)
+        n = check_count(n)
         u = self.maps.user_node(user_id)
         scores = self.scores(user_id).astype(np.float64)
         seen = self._seen_movies[self._seen_bounds[u] : self._seen_bounds[u + 1]]
         scores[seen] = -np.inf
         n_unseen = self.maps.num_movies - len(seen)
-        best = _top_k_indices(scores[None, :], min(n, n_unseen))[0]
+        best = top_k_indices(scores[None, :], min(n, n_unseen))[0]
         return pd.DataFrame(
             {
                 "movie_id": self.maps.movie_ids[best].astype(np.int64),
@@ -326,14 +326,14 @@ class Recommender:
           UnknownMovieError: ``movie_id`` is not in the data.
           RecommendError: ``n <= 0`` or no embeddings.
         """
-        n = _check_n(n, "similar movies")
+        n = check_count(n, "similar movies")
         j = self.maps.movie_node(movie_id) - self.maps.num_users
         z = self.movie_embeddings().astype(np.float64)
         norms = np.linalg.norm(z, axis=1)
         unit = z / np.where(norms > 0, norms, 1.0)[:, None]
         sim = unit @ unit[j]
         sim[j] = -np.inf
-        best = _top_k_indices(sim[None, :], min(n, len(sim) - 1))[0]
+        best = top_k_indices(sim[None, :], min(n, len(sim) - 1))[0]
         return pd.DataFrame(
             {
                 "movie_id": self.maps.movie_ids[best].astype(np.int64),
@@ -406,7 +406,7 @@ def popularity_score_fn(train_df: pd.DataFrame, maps: IdMaps) -> ScoreFn:
     The same for every user, so with seen movies masked it recommends the most popular
     movies each user has not rated. Ties are broken by the mean training rating.
     """
-    _, m = _known_pairs(train_df, maps)
+    _, m = known_pairs(train_df, maps)
     counts = np.bincount(m, minlength=maps.num_movies).astype(np.float64)
     ratings = train_df["rating"].to_numpy(dtype=np.float64)
     known = np.isin(train_df["user_id"].to_numpy(), maps.user_ids) & np.isin(
@@ -430,7 +430,7 @@ def popularity_top_n(train_df: pd.DataFrame, user_seen: Collection[int], n: int 
     ``user_seen`` holds the raw movie ids one user has rated. Ties are broken by the mean
     rating, then by the smaller movie id.
     """
-    n = _check_n(n)
+    n = check_count(n)
     stats = train_df.groupby("movie_id")["rating"].agg(["size", "mean"]).reset_index()
     stats = stats[~stats["movie_id"].isin(list(user_seen))]
     stats = stats.sort_values(
@@ -476,7 +476,7 @@ def ranking_metrics(
       ``{"precision@10": ..., "recall@10": ..., "ndcg@10": ...}`` (keys use the actual k),
       each the mean over the evaluated users; ``nan`` if no user has a relevant movie.
     """
-    k = _check_n(k, "recommendations", name="k")
+    k = check_count(k, "recommendations", name="k")
     score_fn = (
         recommender_or_score_fn.score_fn
         if isinstance(recommender_or_score_fn, Recommender)

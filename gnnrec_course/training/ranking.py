@@ -38,7 +38,7 @@ from ..models import LightGCN
 from ..progress import finish, progress_bar
 from ..ranking_eval import MatrixScoreFn, UserItems, evaluate_ranking
 from .ranking_bpr import PositiveIndex, bpr_epoch_batches, bpr_loss
-from .sharding import data_mesh, replicate, shard_steps
+from .sharding import data_mesh, replicate, shard_batch
 from .state import as_device_graph
 
 __all__ = ["RankingResult", "fit_ranking", "interaction_graph", "layer0_embeddings"]
@@ -232,7 +232,7 @@ def fit_ranking(
                 multiple_of=n_dev,
             )
             if mesh is not None:
-                batches = shard_steps(mesh, *batches)
+                batches = shard_batch(mesh, *batches, axis=1)
             state, loss = run_epoch(state, graph, *batches)
             loss = float(loss)  # waits for the epoch to finish
             epoch_times.append(time.perf_counter() - t0)

@@ -39,7 +39,6 @@ __all__ = [
     "replicate",
     "round_up",
     "shard_batch",
-    "shard_steps",
 ]
 
 DATA_AXIS = "data"
@@ -74,30 +73,18 @@ def round_up(size: int, multiple: int) -> int:
     return -(-int(size) // int(multiple)) * int(multiple)
 
 
-def shard_batch(mesh: Mesh, *arrays: Any) -> tuple[jax.Array, ...]:
-    """Each ``[B, ...]`` array split along its first axis over the mesh.
+def shard_batch(mesh: Mesh, *arrays: Any, axis: int = 0) -> tuple[jax.Array, ...]:
+    """Each array split along its batch axis ``axis`` over the mesh.
 
-    ``B`` must be a multiple of the number of devices (pad with :func:`round_up` and a mask).
+    ``axis=0`` for ``[B, ...]`` batches; ``axis=1`` for an epoch of ``[S, B, ...]`` batches that
+    one jitted ``lax.scan`` runs step by step (every step gets its batch already split). ``B``
+    must be a multiple of the number of devices (pad with :func:`round_up` and a mask).
     """
     size = mesh.devices.size
     for a in arrays:
-        if np.shape(a)[0] % size:
-            raise ValueError(f"Batch size {np.shape(a)[0]} is not a multiple of {size} devices.")
-    sharding = NamedSharding(mesh, PartitionSpec(DATA_AXIS))
-    return tuple(jax.device_put(a, sharding) for a in arrays)
-
-
-def shard_steps(mesh: Mesh, *arrays: Any) -> tuple[jax.Array, ...]:
-    """Each ``[S, B, ...]`` array of ``S`` batches split along its batch axis ``B``.
-
-    For an epoch of batches that one jitted ``lax.scan`` runs step by step: every step gets
-    its batch already split over the mesh. ``B`` must be a multiple of the number of devices.
-    """
-    size = mesh.devices.size
-    for a in arrays:
-        if np.shape(a)[1] % size:
-            raise ValueError(f"Batch size {np.shape(a)[1]} is not a multiple of {size} devices.")
-    sharding = NamedSharding(mesh, PartitionSpec(None, DATA_AXIS))
+        if np.shape(a)[axis] % size:
+            raise ValueError(f"Batch size {np.shape(a)[axis]} is not a multiple of {size} devices.")
+    sharding = NamedSharding(mesh, PartitionSpec(*([None] * axis), DATA_AXIS))
     return tuple(jax.device_put(a, sharding) for a in arrays)
 
 
